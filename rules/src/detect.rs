@@ -1,0 +1,319 @@
+//! Detectors: each turns one sample (and the window around it) into "the condition holds" or
+//! not, with hysteresis, so that a signal hovering at a threshold does not flap.
+//!
+//! Two families:
+//! - **Level detectors** compare a feature of the window with fixed levels: static thresholds,
+//!   rate of rise, ISO 10816 zones and the stuck-sensor (flatline) check.
+//! - **Baseline detectors** compare the new sample with the statistics of the window *before*
+//!   it: rolling z-score, EWMA control chart and CUSUM. Their baseline freezes while the
+//!   condition holds, so an anomaly that lasts longer than the window is not learned as the
+//!   new normal (the alert would clear while the machine is still broken, then raise again when
+//!   it is repaired). Once the condition has stopped holding for a whole window of samples,
+//!   the window again holds only post-anomaly data and the live baseline takes over.
+
+use crate::features::{self, Ewma, Feature};
+use crate::window::{Moments, Window};
+
+/// Which detector decided; reported with every alert transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetectorKind {
+    Threshold,
+    ZScore,
+    EwmaChart,
+    RateOfRise,
+    Iso10816,
+    Cusum,
+    Flatline,
+}
+
+impl DetectorKind {
+    pub const fn name(self) -> &'static str {
+        match self {
+            DetectorKind::Threshold => "threshold",
+            DetectorKind::ZScore => "zscore",
+            DetectorKind::EwmaChart => "ewma_chart",
+            DetectorKind::RateOfRise => "rate_of_rise",
+            DetectorKind::Iso10816 => "iso10816",
+            DetectorKind::Cusum => "cusum",
+            DetectorKind::Flatline => "flatline",
+        }
+    }
+}
+
+/// A level that raises at `raise` and clears only once the feature is back past `clear`.
+/// For an upper bound `clear <= raise`; for a lower bound `clear >= raise`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Level {
+    pub raise: f64,
+    pub clear: f64,
+}
+
+/// Which deviations a baseline detector reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Up,
+    Down,
+    Both,
+}
+
+impl Direction {
+    fn score(self, signed: f64) -> f64 {
+        match self {
+            Direction::Up => signed,
+            Direction::Down => -signed,
+            Direction::Both => signed.abs(),
+        }
+    }
+}
+
+/// The baseline that z-score, EWMA chart and CUSUM measure deviations against.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineSpec {
+    /// Samples the window must hold before the detector judges anything.
+    pub warmup: usize,
+    /// Floors on the standard deviation, absolute and relative to |mean|, so that a very quiet
+    /// or quantised signal does not turn a one-count change into an infinite z-score.
+    pub min_std: f64,
+    pub min_rel_std: f64,
+    pub direction: Direction,
+}
+
+/// One detector, fully specified. The rule language builds these; they are plain data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DetectorSpec {
+    /// `feature` compared with an upper and/or a lower level. Threshold, rate of rise (on
+    /// `RatePerMin`), ISO 10816 (on a velocity RMS) and flatline (`PeakToPeak` at most an
+    /// epsilon) are all level detectors; `kind` says which for the report.
+    Level {
+        kind: DetectorKind,
+        feature: Feature,
+        above: Option<Level>,
+        below: Option<Level>,
+        /// Samples the window must hold before the level is judged.
+        min_count: usize,
+    },
+    /// `|x − mean| / std ≥ k`, clearing below `clear_k`.
+    ZScore {
+        baseline: BaselineSpec,
+        k: f64,
+        clear_k: f64,
+    },
+    /// EWMA control chart: `e ← λx + (1 − λ)e`, out of control when
+    /// `|e − mean| ≥ L · std · sqrt(λ / (2 − λ))`, back in control below `clear_l`.
+    EwmaChart {
+        baseline: BaselineSpec,
+        lambda: f64,
+        l: f64,
+        clear_l: f64,
+    },
+    /// Tabular CUSUM on standardised samples with slack `k`: raises when a cumulative sum
+    /// reaches `h`, clears below `clear_h`. The sums are capped at `2h` so that clearing after a
+    /// long excursion takes a bounded number of samples.
+    Cusum {
+        baseline: BaselineSpec,
+        k: f64,
+        h: f64,
+        clear_h: f64,
+    },
+}
+
+impl DetectorSpec {
+    pub fn kind(&self) -> DetectorKind {
+        match self {
+            DetectorSpec::Level { kind, .. } => *kind,
+            DetectorSpec::ZScore { .. } => DetectorKind::ZScore,
+            DetectorSpec::EwmaChart { .. } => DetectorKind::EwmaChart,
+            DetectorSpec::Cusum { .. } => DetectorKind::Cusum,
+        }
+    }
+}
+
+/// What a detector saw on one sample.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    pub active: bool,
+    pub feature: Feature,
+    /// The feature's value on this sample.
+    pub value: f64,
+    /// The detector's own statistic (z, EWMA deviation in sigmas, CUSUM sum); for level
+    /// detectors the feature value again.
+    pub score: f64,
+}
+
+/// Everything a detector may look at for one sample.
+#[derive(Debug)]
+pub struct Sample<'a, const N: usize> {
+    pub value: f64,
+    /// The window's statistics before this sample entered it.
+    pub before: Option<Moments>,
+    /// The window with this sample in it.
+    pub window: &'a Window<N>,
+    pub ewma: &'a Ewma,
+}
+
+/// The mutable state of one detector of one sensor.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DetectorState {
+    active: bool,
+    /// Baseline (mean, std) captured when the condition started to hold.
+    frozen: Option<(f64, f64)>,
+    /// Consecutive samples without the condition since it last held (while frozen).
+    calm: usize,
+    /// EWMA chart statistic, or the CUSUM upper sum.
+    acc_a: f64,
+    /// CUSUM lower sum.
+    acc_b: f64,
+    started: bool,
+}
+
+impl DetectorState {
+    /// Judges one sample; `None` while the detector cannot judge yet (warm-up, undefined
+    /// feature), which counts as "not holding" but leaves the hysteresis state alone.
+    pub fn judge<const N: usize>(
+        &mut self,
+        spec: &DetectorSpec,
+        sample: &Sample<'_, N>,
+    ) -> Option<Judgement> {
+        match *spec {
+            DetectorSpec::Level {
+                feature,
+                above,
+                below,
+                min_count,
+                ..
+            } => {
+                if sample.window.count() < min_count {
+                    return None;
+                }
+                let value = features::read(feature, sample.window, sample.ewma, sample.value)?;
+                self.active = level_holds(self.active, value, above, below);
+                Some(Judgement {
+                    active: self.active,
+                    feature,
+                    value,
+                    score: value,
+                })
+            }
+            DetectorSpec::ZScore {
+                baseline,
+                k,
+                clear_k,
+            } => {
+                let (mean, std) = self.baseline(&baseline, sample)?;
+                let z = baseline.direction.score((sample.value - mean) / std);
+                self.active = if self.active { z >= clear_k } else { z >= k };
+                self.after_judging(sample);
+                Some(Judgement {
+                    active: self.active,
+                    feature: Feature::Value,
+                    value: sample.value,
+                    score: z,
+                })
+            }
+            DetectorSpec::EwmaChart {
+                baseline,
+                lambda,
+                l,
+                clear_l,
+            } => {
+                let (mean, std) = self.baseline(&baseline, sample)?;
+                if !self.started {
+                    self.started = true;
+                    self.acc_a = mean;
+                }
+                self.acc_a += lambda * (sample.value - self.acc_a);
+                let sigma = std * libm::sqrt(lambda / (2.0 - lambda));
+                let deviation = baseline.direction.score((self.acc_a - mean) / sigma);
+                self.active = if self.active {
+                    deviation >= clear_l
+                } else {
+                    deviation >= l
+                };
+                self.after_judging(sample);
+                Some(Judgement {
+                    active: self.active,
+                    feature: Feature::Ewma,
+                    value: self.acc_a,
+                    score: deviation,
+                })
+            }
+            DetectorSpec::Cusum {
+                baseline,
+                k,
+                h,
+                clear_h,
+            } => {
+                let (mean, std) = self.baseline(&baseline, sample)?;
+                let z = (sample.value - mean) / std;
+                let cap = 2.0 * h;
+                self.acc_a = (self.acc_a + z - k).clamp(0.0, cap);
+                self.acc_b = (self.acc_b - z - k).clamp(0.0, cap);
+                let sum = match baseline.direction {
+                    Direction::Up => self.acc_a,
+                    Direction::Down => self.acc_b,
+                    Direction::Both => self.acc_a.max(self.acc_b),
+                };
+                self.active = if self.active { sum >= clear_h } else { sum >= h };
+                self.after_judging(sample);
+                Some(Judgement {
+                    active: self.active,
+                    feature: Feature::Value,
+                    value: sample.value,
+                    score: sum,
+                })
+            }
+        }
+    }
+
+    /// The (mean, std) to judge against: frozen while an anomaly lasts, else the window's.
+    fn baseline<const N: usize>(
+        &self,
+        spec: &BaselineSpec,
+        sample: &Sample<'_, N>,
+    ) -> Option<(f64, f64)> {
+        let live = sample.before?;
+        if live.count < spec.warmup.max(2) {
+            return None;
+        }
+        let (mean, std) = self.frozen.unwrap_or((live.mean, live.std_dev()));
+        let std = std.max(spec.min_std).max(spec.min_rel_std * mean.abs());
+        // A window with no spread at all cannot say how unusual a sample is; the flatline
+        // detector is the one that speaks about such signals.
+        (std > 0.0).then_some((mean, std))
+    }
+
+    /// Freezes the baseline when the condition starts to hold, and thaws it once the
+    /// condition has not held for a whole window of samples.
+    fn after_judging<const N: usize>(&mut self, sample: &Sample<'_, N>) {
+        if self.active {
+            self.calm = 0;
+            if self.frozen.is_none() {
+                self.frozen = sample.before.map(|m| (m.mean, m.std_dev()));
+            }
+        } else if self.frozen.is_some() {
+            self.calm += 1;
+            if self.calm >= sample.window.len() {
+                self.frozen = None;
+                self.calm = 0;
+            }
+        }
+    }
+}
+
+fn level_holds(was_active: bool, value: f64, above: Option<Level>, below: Option<Level>) -> bool {
+    let over = above.is_some_and(|l| {
+        if was_active {
+            value >= l.clear
+        } else {
+            value >= l.raise
+        }
+    });
+    let under = below.is_some_and(|l| {
+        if was_active {
+            value <= l.clear
+        } else {
+            value <= l.raise
+        }
+    });
+    over || under
+}

@@ -1,0 +1,231 @@
+//! The per-sensor engine: one sample in, alert transitions out, in constant memory.
+//!
+//! A [`SensorEngine`] holds the window, the EWMA and the state of every detector and alert of
+//! one sensor; the rules themselves ([`RuleSpec`]) are shared by all sensors that use them and
+//! passed in on every call, so that a gateway with thousands of sensors keeps one copy.
+//!
+//! Order of work for one sample, which is what makes "the window before the sample" exact:
+//! 1. reject non-finite and out-of-range values (counted, never in the window);
+//! 2. take the window's statistics *before* the sample (the baseline detectors' reference);
+//! 3. push the sample into the window and the EWMA;
+//! 4. let every detector judge, combine per rule (any / all) and step each alert's lifecycle.
+
+use heapless::Vec;
+
+use crate::alert::{AlertState, Lifecycle, Severity, Timing};
+use crate::detect::{DetectorKind, DetectorSpec, DetectorState, Judgement, Sample};
+use crate::features::{Ewma, Feature};
+use crate::window::{InvalidLength, Window};
+
+/// Conditions one rule may combine.
+pub const MAX_CONDITIONS: usize = 4;
+/// Rules that may apply to one sensor.
+pub const MAX_RULES_PER_SENSOR: usize = 8;
+
+/// How a rule combines its conditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Combine {
+    /// The rule holds when any condition holds.
+    Any,
+    /// The rule holds when every condition holds.
+    All,
+}
+
+/// One compiled rule: conditions, how to combine them, timing and severity.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleSpec {
+    pub conditions: Vec<DetectorSpec, MAX_CONDITIONS>,
+    pub combine: Combine,
+    pub timing: Timing,
+    pub severity: Severity,
+}
+
+/// Per-sensor settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SensorSpec {
+    /// Samples in the rolling window.
+    pub window: usize,
+    /// Smoothing factor of the `ewma` feature.
+    pub ewma_alpha: f64,
+    /// Values outside `[min, max]` are rejected as implausible (a broken transmitter).
+    pub valid_range: Option<(f64, f64)>,
+}
+
+/// One alert of one sensor changing state.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transition {
+    /// Index of the rule in the slice given to [`SensorEngine::process`].
+    pub rule: usize,
+    pub state: AlertState,
+    pub time_ms: i64,
+    pub severity: Severity,
+    /// The sample that caused the transition.
+    pub value: f64,
+    pub detector: DetectorKind,
+    pub feature: Feature,
+    pub feature_value: f64,
+    pub score: f64,
+}
+
+/// Why a sample was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    NotFinite,
+    OutOfRange,
+}
+
+/// What the engine has counted; never reset.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub accepted: u64,
+    pub rejected_not_finite: u64,
+    pub rejected_out_of_range: u64,
+    /// Samples whose timestamp was not later than the previous one (processed anyway).
+    pub out_of_order: u64,
+}
+
+/// Too many rules or conditions for the fixed capacity, or a bad window length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapacityError {
+    Window(InvalidLength),
+    TooManyRules { rules: usize, capacity: usize },
+}
+
+#[derive(Debug, Clone, Default)]
+struct RuleState {
+    detectors: [DetectorState; MAX_CONDITIONS],
+    lifecycle: Lifecycle,
+}
+
+/// The engine of one sensor; see the module docs.
+#[derive(Debug, Clone)]
+pub struct SensorEngine<const N: usize> {
+    spec: SensorSpec,
+    window: Window<N>,
+    ewma: Ewma,
+    rules: Vec<RuleState, MAX_RULES_PER_SENSOR>,
+    clock_ms: Option<i64>,
+    last_time_ms: Option<i64>,
+    counters: Counters,
+}
+
+impl<const N: usize> SensorEngine<N> {
+    /// An engine for `rule_count` rules; every later call to `process` must pass those rules.
+    pub fn new(spec: SensorSpec, rule_count: usize) -> Result<Self, CapacityError> {
+        let window = Window::new(spec.window).map_err(CapacityError::Window)?;
+        if rule_count > MAX_RULES_PER_SENSOR {
+            return Err(CapacityError::TooManyRules {
+                rules: rule_count,
+                capacity: MAX_RULES_PER_SENSOR,
+            });
+        }
+        let mut rules = Vec::new();
+        for _ in 0..rule_count {
+            // Cannot fail: `rule_count` was checked against the capacity above.
+            let _ = rules.push(RuleState::default());
+        }
+        Ok(Self {
+            spec,
+            window,
+            ewma: Ewma::new(spec.ewma_alpha),
+            rules,
+            clock_ms: None,
+            last_time_ms: None,
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    pub fn window(&self) -> &Window<N> {
+        &self.window
+    }
+
+    pub fn ewma(&self) -> &Ewma {
+        &self.ewma
+    }
+
+    /// Whether rule `index` is currently raised.
+    pub fn is_raised(&self, index: usize) -> bool {
+        self.rules.get(index).is_some_and(|r| r.lifecycle.is_raised())
+    }
+
+    /// Processes one sample; `emit` receives each alert transition it causes.
+    pub fn process(
+        &mut self,
+        rules: &[RuleSpec],
+        time_ms: i64,
+        value: f64,
+        mut emit: impl FnMut(Transition),
+    ) -> Result<(), Rejection> {
+        debug_assert_eq!(rules.len(), self.rules.len(), "rules differ from `new`");
+        if !value.is_finite() {
+            self.counters.rejected_not_finite += 1;
+            return Err(Rejection::NotFinite);
+        }
+        if let Some((min, max)) = self.spec.valid_range {
+            if !(min..=max).contains(&value) {
+                self.counters.rejected_out_of_range += 1;
+                return Err(Rejection::OutOfRange);
+            }
+        }
+        self.counters.accepted += 1;
+        if self.last_time_ms.is_some_and(|last| time_ms <= last) {
+            self.counters.out_of_order += 1;
+        }
+        self.last_time_ms = Some(time_ms);
+        let now = self.clock_ms.map_or(time_ms, |c| c.max(time_ms));
+        self.clock_ms = Some(now);
+
+        let before = self.window.moments();
+        self.window.push(time_ms, value);
+        self.ewma.update(value);
+        let sample = Sample {
+            value,
+            before,
+            window: &self.window,
+            ewma: &self.ewma,
+        };
+
+        for (index, (rule, state)) in rules.iter().zip(self.rules.iter_mut()).enumerate() {
+            let mut judgements: Vec<Option<Judgement>, MAX_CONDITIONS> = Vec::new();
+            for (spec, detector) in rule.conditions.iter().zip(state.detectors.iter_mut()) {
+                // Cannot fail: a rule has at most MAX_CONDITIONS conditions.
+                let _ = judgements.push(detector.judge(spec, &sample));
+            }
+            let holds = match rule.combine {
+                Combine::Any => judgements.iter().flatten().any(|j| j.active),
+                Combine::All => judgements.iter().all(|j| j.is_some_and(|j| j.active)),
+            };
+            let Some(new_state) = state.lifecycle.step(holds, now, &rule.timing) else {
+                continue;
+            };
+            // Report the condition that decided: the first that holds on a raise, the first
+            // that has a judgement at all on a clear.
+            let decisive = judgements
+                .iter()
+                .enumerate()
+                .filter_map(|(i, j)| j.map(|j| (i, j)))
+                .find(|(_, j)| j.active == (new_state == AlertState::Raised))
+                .or_else(|| judgements.iter().enumerate().find_map(|(i, j)| j.map(|j| (i, j))));
+            let (detector, feature, feature_value, score) = match decisive {
+                Some((i, j)) => (rule.conditions[i].kind(), j.feature, j.value, j.score),
+                None => (rule.conditions[0].kind(), Feature::Value, value, f64::NAN),
+            };
+            emit(Transition {
+                rule: index,
+                state: new_state,
+                time_ms: now,
+                severity: rule.severity,
+                value,
+                detector,
+                feature,
+                feature_value,
+                score,
+            });
+        }
+        Ok(())
+    }
+}

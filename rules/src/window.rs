@@ -1,0 +1,295 @@
+//! A sliding window over the last `len` samples of one sensor, with O(1) statistics.
+//!
+//! # Invariants
+//! - Memory is fixed at compile time: `N` slots of value and timestamp, and two index deques
+//!   of capacity `N`. Nothing allocates; the configured length `len <= N` is chosen at runtime.
+//! - Every statistic is updated in O(1) per sample (min and max in amortised O(1) through
+//!   monotonic deques). Nothing rescans the window on the hot path.
+//! - Power sums are kept of `x - shift`, where `shift` is a recent mean. Shifting keeps the sums
+//!   small when the signal sits far from zero (a temperature of 80 °C with 0.05 °C noise), so
+//!   the central moments derived from them do not cancel catastrophically. Every `len` samples
+//!   the sums are recomputed exactly from the window around a new shift: rounding error can
+//!   never accumulate for longer than one window, and the rebase costs one pass per `len`
+//!   samples, O(1) amortised.
+//! - Only finite values may enter; the engine rejects NaN and infinities before they get here.
+
+use heapless::Deque;
+
+/// The statistics of a window as it stands, computed on demand from the running sums.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Moments {
+    /// Samples in the window.
+    pub count: usize,
+    pub mean: f64,
+    /// Population variance (divisor `n`).
+    pub variance: f64,
+    /// Third and fourth central moments (divisor `n`).
+    pub m3: f64,
+    pub m4: f64,
+}
+
+impl Moments {
+    /// Sample standard deviation (divisor `n - 1`), the one a z-score wants; 0 for one sample.
+    pub fn std_dev(&self) -> f64 {
+        if self.count < 2 {
+            return 0.0;
+        }
+        libm::sqrt(self.variance * self.count as f64 / (self.count - 1) as f64)
+    }
+
+    /// Root mean square of the raw values: `sqrt(mean² + variance)`.
+    pub fn rms(&self) -> f64 {
+        libm::sqrt(self.mean * self.mean + self.variance)
+    }
+
+    /// Skewness `m3 / m2^1.5`; 0 when the window has no spread.
+    pub fn skewness(&self) -> f64 {
+        if self.variance <= 0.0 {
+            return 0.0;
+        }
+        self.m3 / libm::pow(self.variance, 1.5)
+    }
+
+    /// Pearson kurtosis `m4 / m2²` (3 for a Gaussian, the convention of vibration analysis);
+    /// 0 when the window has no spread.
+    pub fn kurtosis(&self) -> f64 {
+        if self.variance <= 0.0 {
+            return 0.0;
+        }
+        self.m4 / (self.variance * self.variance)
+    }
+}
+
+/// A sliding window of at most `N` samples; see the module docs for its invariants.
+#[derive(Debug, Clone)]
+pub struct Window<const N: usize> {
+    values: [f64; N],
+    times_ms: [i64; N],
+    /// Configured length, `1..=N`.
+    len: usize,
+    /// Slot of the oldest sample.
+    head: usize,
+    count: usize,
+    shift: f64,
+    /// Sums of `d = x - shift` to the powers 1 to 4.
+    s1: f64,
+    s2: f64,
+    s3: f64,
+    s4: f64,
+    /// Time origin for the slope sums, so that `t` stays small.
+    t0_ms: i64,
+    /// Sums of `t = time - t0` (in ms), `t²` and `t·d`, for the least-squares slope.
+    st: f64,
+    stt: f64,
+    std: f64,
+    pushes_since_rebase: usize,
+    /// Slots in decreasing (max) or increasing (min) value order; front is the extreme.
+    max_slots: Deque<u16, N>,
+    min_slots: Deque<u16, N>,
+}
+
+/// The window length asked for is 0 or larger than the window's capacity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidLength {
+    pub requested: usize,
+    pub capacity: usize,
+}
+
+impl<const N: usize> Window<N> {
+    const FITS_U16: () = assert!(N > 0 && N <= u16::MAX as usize, "window capacity must fit u16");
+
+    /// An empty window that holds the last `len` samples.
+    pub fn new(len: usize) -> Result<Self, InvalidLength> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::FITS_U16;
+        if len == 0 || len > N {
+            return Err(InvalidLength {
+                requested: len,
+                capacity: N,
+            });
+        }
+        Ok(Self {
+            values: [0.0; N],
+            times_ms: [0; N],
+            len,
+            head: 0,
+            count: 0,
+            shift: 0.0,
+            s1: 0.0,
+            s2: 0.0,
+            s3: 0.0,
+            s4: 0.0,
+            t0_ms: 0,
+            st: 0.0,
+            stt: 0.0,
+            std: 0.0,
+            pushes_since_rebase: 0,
+            max_slots: Deque::new(),
+            min_slots: Deque::new(),
+        })
+    }
+
+    /// The configured length.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Samples currently held (`<= len`).
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.count == self.len
+    }
+
+    /// Adds a sample, evicting the oldest when the window is full. `value` must be finite.
+    pub fn push(&mut self, time_ms: i64, value: f64) {
+        debug_assert!(value.is_finite(), "the engine rejects non-finite values first");
+        if self.count == 0 {
+            self.shift = value;
+            self.t0_ms = time_ms;
+        }
+        if self.count == self.len {
+            self.evict_oldest();
+        }
+        let slot = (self.head + self.count) % self.len;
+        self.values[slot] = value;
+        self.times_ms[slot] = time_ms;
+        self.count += 1;
+        self.add_to_sums(time_ms, value);
+        self.push_extremes(slot, value);
+
+        self.pushes_since_rebase += 1;
+        if self.pushes_since_rebase >= self.len {
+            self.rebase();
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let slot = self.head;
+        let (time_ms, value) = (self.times_ms[slot], self.values[slot]);
+        let d = value - self.shift;
+        let d2 = d * d;
+        self.s1 -= d;
+        self.s2 -= d2;
+        self.s3 -= d2 * d;
+        self.s4 -= d2 * d2;
+        let t = (time_ms - self.t0_ms) as f64;
+        self.st -= t;
+        self.stt -= t * t;
+        self.std -= t * d;
+        if self.max_slots.front() == Some(&(slot as u16)) {
+            self.max_slots.pop_front();
+        }
+        if self.min_slots.front() == Some(&(slot as u16)) {
+            self.min_slots.pop_front();
+        }
+        self.head = (self.head + 1) % self.len;
+        self.count -= 1;
+    }
+
+    fn add_to_sums(&mut self, time_ms: i64, value: f64) {
+        let d = value - self.shift;
+        let d2 = d * d;
+        self.s1 += d;
+        self.s2 += d2;
+        self.s3 += d2 * d;
+        self.s4 += d2 * d2;
+        let t = (time_ms - self.t0_ms) as f64;
+        self.st += t;
+        self.stt += t * t;
+        self.std += t * d;
+    }
+
+    fn push_extremes(&mut self, slot: usize, value: f64) {
+        while let Some(&back) = self.max_slots.back() {
+            if self.values[usize::from(back)] > value {
+                break;
+            }
+            self.max_slots.pop_back();
+        }
+        while let Some(&back) = self.min_slots.back() {
+            if self.values[usize::from(back)] < value {
+                break;
+            }
+            self.min_slots.pop_back();
+        }
+        // Each live slot is in each deque at most once and the deques hold at most `len <= N`
+        // slots, so these pushes cannot overflow.
+        let slot = slot as u16;
+        let _ = self.max_slots.push_back(slot);
+        let _ = self.min_slots.push_back(slot);
+    }
+
+    /// Recomputes every sum exactly around the current mean and the oldest timestamp.
+    fn rebase(&mut self) {
+        self.pushes_since_rebase = 0;
+        let mean = self.shift + self.s1 / self.count as f64;
+        self.shift = mean;
+        self.t0_ms = self.times_ms[self.head];
+        (self.s1, self.s2, self.s3, self.s4) = (0.0, 0.0, 0.0, 0.0);
+        (self.st, self.stt, self.std) = (0.0, 0.0, 0.0);
+        for i in 0..self.count {
+            let slot = (self.head + i) % self.len;
+            self.add_to_sums(self.times_ms[slot], self.values[slot]);
+        }
+    }
+
+    /// Mean, variance and higher central moments; `None` when empty.
+    pub fn moments(&self) -> Option<Moments> {
+        if self.count == 0 {
+            return None;
+        }
+        let n = self.count as f64;
+        let (a1, a2, a3, a4) = (self.s1 / n, self.s2 / n, self.s3 / n, self.s4 / n);
+        let variance = (a2 - a1 * a1).max(0.0);
+        let m3 = a3 - 3.0 * a1 * a2 + 2.0 * a1 * a1 * a1;
+        let m4 = a4 - 4.0 * a1 * a3 + 6.0 * a1 * a1 * a2 - 3.0 * a1 * a1 * a1 * a1;
+        Some(Moments {
+            count: self.count,
+            mean: self.shift + a1,
+            variance,
+            m3,
+            m4: m4.max(0.0),
+        })
+    }
+
+    /// Largest value in the window.
+    pub fn max(&self) -> Option<f64> {
+        self.max_slots.front().map(|&s| self.values[usize::from(s)])
+    }
+
+    /// Smallest value in the window.
+    pub fn min(&self) -> Option<f64> {
+        self.min_slots.front().map(|&s| self.values[usize::from(s)])
+    }
+
+    /// Least-squares slope of value over time, in units per minute. `None` with fewer than two
+    /// samples or when every sample has the same timestamp.
+    pub fn slope_per_minute(&self) -> Option<f64> {
+        if self.count < 2 {
+            return None;
+        }
+        let n = self.count as f64;
+        let denominator = n * self.stt - self.st * self.st;
+        // Timestamps that are all equal (or nearly) give no slope rather than a huge one.
+        if denominator <= 1e-9 * n * self.stt.abs().max(1.0) {
+            return None;
+        }
+        let per_ms = (n * self.std - self.st * self.s1) / denominator;
+        Some(per_ms * 60_000.0)
+    }
+
+    /// The samples oldest first, as `(time_ms, value)`.
+    pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
+        (0..self.count).map(move |i| {
+            let slot = (self.head + i) % self.len;
+            (self.times_ms[slot], self.values[slot])
+        })
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what the tests need, idempotently: every step is skipped when its result is
+# already there, so running this on every test run costs a second or two.
+#
+# What it installs and why:
+#   - .tools/venv: a Python virtualenv with third-party peers the tests talk to
+#     (pymodbus: a Modbus master/server not written here).
+#   - mosquitto (Debian): the real MQTT broker the store-and-forward tests start on a free port.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { echo "setup: $*" >&2; }
+
+# ---- Debian packages -------------------------------------------------------------
+apt_packages=(mosquitto)
+missing=()
+for pkg in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  log "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- Python peers ----------------------------------------------------------------
+venv=.tools/venv
+python_requirements=scripts/test-requirements.txt
+stamp="$venv/.installed-$(sha256sum "$python_requirements" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  log "creating $venv with $(python3 --version)"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$python_requirements"
+  touch "$stamp"
+fi
+log "ready"

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace, installing what the tests need first.
+# This is the README's test command, and exactly what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/setup-test-deps.sh
+export EDGE_TEST_PYTHON="$PWD/.tools/venv/bin/python"
+
+# The engine core must stay no_std-clean so that it can run on a sensor's microcontroller.
+cargo build --quiet -p edge-rules --no-default-features
+cargo test --workspace
