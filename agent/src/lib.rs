@@ -1,0 +1,6 @@
+//! The edge agent: sources → rules → spool → MQTT.
+//!
+//! The library holds every stage so that tests and benchmarks can drive them; the binary
+//! (`src/main.rs`) only parses the command line and wires them together.
+
+pub mod spool;
