@@ -1,1 +1,20 @@
-fn main() {}
+//! `edge-agent`: the command line. Each subcommand lives in `cli/`; this file only parses and
+//! dispatches.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+mod cli;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    cli::init_tracing(args.verbose);
+    match cli::run(args) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("edge-agent: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -112,7 +112,10 @@ mod tests {
     #[test]
     fn a_condition_shorter_than_the_debounce_raises_nothing() {
         let mut alert = Lifecycle::default();
-        let samples: Vec<_> = (0..9).map(|s| (s * 1000, true)).chain([(9000, false)]).collect();
+        let samples: Vec<_> = (0..9)
+            .map(|s| (s * 1000, true))
+            .chain([(9000, false)])
+            .collect();
         assert_eq!(run(&mut alert, &samples), vec![]);
     }
 
@@ -120,7 +123,10 @@ mod tests {
     fn a_condition_that_holds_through_the_debounce_raises_once() {
         let mut alert = Lifecycle::default();
         let samples: Vec<_> = (0..30).map(|s| (s * 1000, true)).collect();
-        assert_eq!(run(&mut alert, &samples), vec![(10_000, AlertState::Raised)]);
+        assert_eq!(
+            run(&mut alert, &samples),
+            vec![(10_000, AlertState::Raised)]
+        );
     }
 
     #[test]

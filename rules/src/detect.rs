@@ -253,7 +253,11 @@ impl DetectorState {
                     Direction::Down => self.acc_b,
                     Direction::Both => self.acc_a.max(self.acc_b),
                 };
-                self.active = if self.active { sum >= clear_h } else { sum >= h };
+                self.active = if self.active {
+                    sum >= clear_h
+                } else {
+                    sum >= h
+                };
                 self.after_judging(sample);
                 Some(Judgement {
                     active: self.active,

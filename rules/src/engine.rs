@@ -149,7 +149,9 @@ impl<const N: usize> SensorEngine<N> {
 
     /// Whether rule `index` is currently raised.
     pub fn is_raised(&self, index: usize) -> bool {
-        self.rules.get(index).is_some_and(|r| r.lifecycle.is_raised())
+        self.rules
+            .get(index)
+            .is_some_and(|r| r.lifecycle.is_raised())
     }
 
     /// Processes one sample; `emit` receives each alert transition it causes.
@@ -209,7 +211,12 @@ impl<const N: usize> SensorEngine<N> {
                 .enumerate()
                 .filter_map(|(i, j)| j.map(|j| (i, j)))
                 .find(|(_, j)| j.active == (new_state == AlertState::Raised))
-                .or_else(|| judgements.iter().enumerate().find_map(|(i, j)| j.map(|j| (i, j))));
+                .or_else(|| {
+                    judgements
+                        .iter()
+                        .enumerate()
+                        .find_map(|(i, j)| j.map(|j| (i, j)))
+                });
             let (detector, feature, feature_value, score) = match decisive {
                 Some((i, j)) => (rule.conditions[i].kind(), j.feature, j.value, j.score),
                 None => (rule.conditions[0].kind(), Feature::Value, value, f64::NAN),

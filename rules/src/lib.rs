@@ -10,6 +10,9 @@ pub mod alert;
 pub mod detect;
 pub mod engine;
 pub mod features;
+pub mod iso10816;
+#[cfg(feature = "std")]
+pub mod lang;
 pub mod window;
 
 pub use alert::{AlertState, Severity, Timing};

@@ -96,7 +96,10 @@ pub struct InvalidLength {
 }
 
 impl<const N: usize> Window<N> {
-    const FITS_U16: () = assert!(N > 0 && N <= u16::MAX as usize, "window capacity must fit u16");
+    const FITS_U16: () = assert!(
+        N > 0 && N <= u16::MAX as usize,
+        "window capacity must fit u16"
+    );
 
     /// An empty window that holds the last `len` samples.
     pub fn new(len: usize) -> Result<Self, InvalidLength> {
@@ -149,7 +152,10 @@ impl<const N: usize> Window<N> {
 
     /// Adds a sample, evicting the oldest when the window is full. `value` must be finite.
     pub fn push(&mut self, time_ms: i64, value: f64) {
-        debug_assert!(value.is_finite(), "the engine rejects non-finite values first");
+        debug_assert!(
+            value.is_finite(),
+            "the engine rejects non-finite values first"
+        );
         if self.count == 0 {
             self.shift = value;
             self.t0_ms = time_ms;

@@ -1,0 +1,59 @@
+//! `edge-agent replay`: recorded data through the rules, alert transitions as JSON lines.
+
+use std::fs::File;
+use std::io::{BufReader, IsTerminal};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use edge_agent::{replay, rule_files};
+use indicatif::{ProgressBar, ProgressStyle};
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recorded data: `timestamp,value`, `timestamp,sensor,value`, or a timestamp column
+    /// and one column per sensor; comma- or semicolon-separated.
+    #[arg(long)]
+    input: PathBuf,
+    /// Rule files or folders; without it, the embedded default rules.
+    #[arg(long)]
+    rules: Vec<PathBuf>,
+    /// Sensor columns to replay (repeat, or separate with commas); without it, every column.
+    #[arg(long, value_delimiter = ',')]
+    sensor: Vec<String>,
+    /// The gateway id written into each event.
+    #[arg(long, default_value = "replay")]
+    gateway: String,
+}
+
+pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
+    let rules = match rule_files::load(&args.rules) {
+        Ok(rules) => rules,
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let file =
+        File::open(&args.input).with_context(|| format!("cannot open {}", args.input.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let progress = if std::io::stderr().is_terminal() {
+        ProgressBar::new(size)
+    } else {
+        ProgressBar::hidden()
+    };
+    progress.set_style(
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let input = BufReader::new(progress.wrap_read(file));
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = replay::replay(input, &args.sensor, &rules, &args.gateway, &mut out)
+        .with_context(|| format!("replay of {}", args.input.display()))?;
+    progress.finish_and_clear();
+    eprintln!("{summary}");
+    Ok(ExitCode::SUCCESS)
+}

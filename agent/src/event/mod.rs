@@ -1,0 +1,154 @@
+//! The event model shared by every stage: sources make readings and health events, the rules
+//! make features and alert transitions, the spool stores them, the sinks send them.
+//!
+//! These types are what the spool persists with postcard (which is not self-describing, so
+//! the enums here are plain externally tagged ones and every field is always present). What
+//! leaves the agent is the JSON wire shape of [`wire`], which adds the envelope: the schema
+//! version `v`, the `gateway` id and the spool's `seq`.
+
+pub mod wire;
+
+use serde::{Deserialize, Serialize};
+
+/// One event, before the spool gives it a sequence number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// When it happened: the sample's timestamp, or the wall clock for health events (Unix ms).
+    pub ts_ms: i64,
+    pub body: EventBody,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum EventBody {
+    Reading(Reading),
+    Features(FeatureSet),
+    Alert(Alert),
+    Health(Health),
+}
+
+impl EventBody {
+    /// The `kind` field of the wire shape.
+    pub const fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Reading(_) => "reading",
+            EventBody::Features(_) => "features",
+            EventBody::Alert(_) => "alert",
+            EventBody::Health(_) => "health",
+        }
+    }
+}
+
+/// How far a value can be trusted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    /// Read and decoded as configured.
+    Good,
+    /// Read, but suspicious: out of its plausible range, or from a degraded device.
+    Uncertain,
+    /// Not a usable value (a failed read reported in place of a value).
+    Bad,
+}
+
+/// One value of one sensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reading {
+    pub sensor: String,
+    pub value: f64,
+    pub unit: Option<String>,
+    pub quality: Quality,
+}
+
+/// Features of one sensor's window at one moment, as `(name, value)` pairs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FeatureSet {
+    pub sensor: String,
+    /// Samples in the window the features were computed over.
+    pub window: u32,
+    pub values: Vec<(String, f64)>,
+}
+
+/// An alert of one rule on one sensor changing state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub sensor: String,
+    pub state: AlertState,
+    pub rule: String,
+    /// The content hash of the rule file that decided: which version of the rules it was.
+    pub rule_hash: String,
+    pub severity: Severity,
+    pub detector: String,
+    /// The sample that caused the transition.
+    pub value: f64,
+    /// The feature the detector looked at, its value and the detector's own score
+    /// (z-score, CUSUM sum, …; NaN where there is none).
+    pub feature: String,
+    pub feature_value: f64,
+    pub score: f64,
+    /// For replays: the 0-based index of the data row that caused the transition.
+    pub row: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    Raised,
+    Cleared,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+/// The state of a part of the agent or of a device it reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Health {
+    /// What this is about: `device:<id>`, `spool`, `mqtt`, …
+    pub component: String,
+    pub state: HealthState,
+    /// Why, in words, for an operator.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthState {
+    Online,
+    Degraded,
+    Offline,
+}
+
+impl Alert {
+    /// The event of one engine transition of `plan`'s sensor.
+    pub fn from_transition(
+        plan: &edge_rules::lang::SensorPlan,
+        transition: &edge_rules::Transition,
+        row: Option<u64>,
+    ) -> Self {
+        let rule = &plan.rules[transition.rule];
+        Self {
+            sensor: plan.sensor.clone(),
+            state: match transition.state {
+                edge_rules::AlertState::Raised => AlertState::Raised,
+                edge_rules::AlertState::Cleared => AlertState::Cleared,
+            },
+            rule: rule.name.clone(),
+            rule_hash: rule.file_hash.clone(),
+            severity: match transition.severity {
+                edge_rules::Severity::Info => Severity::Info,
+                edge_rules::Severity::Warning => Severity::Warning,
+                edge_rules::Severity::Critical => Severity::Critical,
+            },
+            detector: transition.detector.name().to_string(),
+            value: transition.value,
+            feature: transition.feature.name().to_string(),
+            feature_value: transition.feature_value,
+            score: transition.score,
+            row,
+        }
+    }
+}

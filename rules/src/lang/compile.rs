@@ -1,0 +1,290 @@
+//! Validation and compilation of one rule file: schema structs in, [`RuleFile`] out, and every
+//! mistake reported at its key, with a message that says what would be right.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use heapless::Vec as FixedVec;
+use sha2::{Digest, Sha256};
+use toml::Spanned;
+
+use super::condition::compile_condition;
+use super::diagnostic::{Diagnostics, Reporter};
+use super::duration::parse_ms;
+use super::model::{Rule, RuleFile, SensorDecl, SensorKind, Target, DEFAULT_WINDOW, MAX_WINDOW};
+use super::schema::{FileDef, RuleDef, SensorDef};
+use crate::alert::{Severity, Timing};
+use crate::engine::{Combine, RuleSpec, SensorSpec, MAX_CONDITIONS};
+
+/// Parses and validates the rule file `text`; `label` names it in diagnostics.
+pub fn parse_rule_file(label: &str, text: &str) -> Result<RuleFile, Diagnostics> {
+    let mut report = Reporter::new(label, text);
+    let def: FileDef = match toml::from_str(text) {
+        Ok(def) => def,
+        Err(error) => {
+            report.error(error.span().unwrap_or(0..0), error.message().trim_end());
+            return Err(report.finish().expect_err("an error was just reported"));
+        }
+    };
+    if *def.version.get_ref() != 1 {
+        report.error(
+            def.version.span(),
+            format!(
+                "unsupported rule language version {}: this agent reads version 1",
+                def.version.get_ref()
+            ),
+        );
+    }
+    let sensors = compile_sensors(&def.sensors, &mut report);
+    let windows: HashMap<&str, usize> = sensors
+        .iter()
+        .map(|s| (s.id.as_str(), s.spec.window))
+        .collect();
+    let mut names = HashSet::new();
+    let rules = def
+        .rules
+        .iter()
+        .filter_map(|rule| {
+            if !names.insert(rule.get_ref().name.get_ref().clone()) {
+                let name = &rule.get_ref().name;
+                report.error(
+                    name.span(),
+                    format!(
+                        "a rule named `{}` is already defined in this file",
+                        name.get_ref()
+                    ),
+                );
+            }
+            compile_rule(rule, &windows, &mut report)
+        })
+        .collect();
+    report.finish()?;
+    Ok(RuleFile {
+        label: label.to_string(),
+        hash: content_hash(text),
+        sensors,
+        rules,
+    })
+}
+
+fn content_hash(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn compile_sensors(defs: &[Spanned<SensorDef>], report: &mut Reporter<'_>) -> Vec<SensorDecl> {
+    let mut seen = HashSet::new();
+    let mut sensors = Vec::new();
+    for def in defs.iter().map(Spanned::get_ref) {
+        let id = def.id.get_ref();
+        if id.trim().is_empty() {
+            report.error(def.id.span(), "a sensor id must not be empty");
+        } else if !seen.insert(id.clone()) {
+            report.error(def.id.span(), format!("sensor `{id}` is declared twice"));
+        }
+        let Some(kind) = SensorKind::from_name(def.kind.get_ref()) else {
+            report.error(
+                def.kind.span(),
+                format!(
+                    "unknown sensor kind `{}`: expected {}",
+                    def.kind.get_ref(),
+                    kind_names()
+                ),
+            );
+            continue;
+        };
+        let window = match &def.window {
+            None => DEFAULT_WINDOW,
+            Some(w) if (2..=MAX_WINDOW as i64).contains(w.get_ref()) => *w.get_ref() as usize,
+            Some(w) => {
+                report.error(
+                    w.span(),
+                    format!(
+                        "window must be from 2 to {MAX_WINDOW} samples, not {}",
+                        w.get_ref()
+                    ),
+                );
+                continue;
+            }
+        };
+        let ewma_alpha = match &def.ewma_alpha {
+            None => 2.0 / (window as f64 + 1.0),
+            Some(a) if *a.get_ref() > 0.0 && *a.get_ref() <= 1.0 => *a.get_ref(),
+            Some(a) => {
+                report.error(
+                    a.span(),
+                    format!("ewma_alpha must be in (0, 1], not {}", a.get_ref()),
+                );
+                continue;
+            }
+        };
+        let valid_range = match &def.range {
+            None => None,
+            Some(r) => match r.get_ref().as_slice() {
+                &[min, max] if min < max => Some((min, max)),
+                _ => {
+                    report.error(r.span(), "range must be [min, max] with min below max");
+                    continue;
+                }
+            },
+        };
+        sensors.push(SensorDecl {
+            id: id.clone(),
+            kind,
+            unit: def.unit.clone(),
+            spec: SensorSpec {
+                window,
+                ewma_alpha,
+                valid_range,
+            },
+        });
+    }
+    sensors
+}
+
+fn kind_names() -> String {
+    SensorKind::ALL
+        .map(|k| format!("`{}`", k.name()))
+        .join(", ")
+}
+
+fn compile_rule(
+    spanned: &Spanned<RuleDef>,
+    windows: &HashMap<&str, usize>,
+    report: &mut Reporter<'_>,
+) -> Option<Rule> {
+    let def = spanned.get_ref();
+    let target = compile_target(spanned, windows, report)?;
+    // The smallest window among the targeted sensors bounds a baseline detector's warm-up.
+    let window = match &target {
+        Target::Sensors(ids) => ids
+            .iter()
+            .filter_map(|id| windows.get(id.as_str()).copied())
+            .min(),
+        Target::Kind(_) => None,
+    };
+    let severity = match &def.severity {
+        None => Severity::Warning,
+        Some(s) => match s.get_ref().as_str() {
+            "info" => Severity::Info,
+            "warning" => Severity::Warning,
+            "critical" => Severity::Critical,
+            other => {
+                report.error(
+                    s.span(),
+                    format!("unknown severity `{other}`: expected `info`, `warning` or `critical`"),
+                );
+                Severity::Warning
+            }
+        },
+    };
+    let combine = match &def.combine {
+        None => Combine::Any,
+        Some(m) => match m.get_ref().as_str() {
+            "any" => Combine::Any,
+            "all" => Combine::All,
+            other => {
+                report.error(
+                    m.span(),
+                    format!("unknown match `{other}`: expected `any` or `all`"),
+                );
+                Combine::Any
+            }
+        },
+    };
+    let timing = Timing {
+        raise_after_ms: duration(&def.raise_after, report),
+        clear_after_ms: duration(&def.clear_for, report),
+        min_reraise_ms: duration(&def.min_interval, report),
+    };
+    if def.when.is_empty() {
+        report.error(
+            spanned.span(),
+            format!(
+                "rule `{}` has no condition: add at least one [[rule.when]]",
+                def.name.get_ref()
+            ),
+        );
+        return None;
+    }
+    if def.when.len() > MAX_CONDITIONS {
+        report.error(
+            def.when[MAX_CONDITIONS].span(),
+            format!("a rule combines at most {MAX_CONDITIONS} conditions"),
+        );
+        return None;
+    }
+    let mut conditions = FixedVec::new();
+    for condition in &def.when {
+        if let Some(spec) = compile_condition(condition, window, report) {
+            // Cannot fail: the count was checked against MAX_CONDITIONS above.
+            let _ = conditions.push(spec);
+        }
+    }
+    (conditions.len() == def.when.len()).then(|| Rule {
+        name: def.name.get_ref().clone(),
+        target,
+        spec: RuleSpec {
+            conditions,
+            combine,
+            timing,
+            severity,
+        },
+    })
+}
+
+fn compile_target(
+    spanned: &Spanned<RuleDef>,
+    windows: &HashMap<&str, usize>,
+    report: &mut Reporter<'_>,
+) -> Option<Target> {
+    let def = spanned.get_ref();
+    let check_declared = |id: &str, span: Range<usize>, report: &mut Reporter<'_>| {
+        if !windows.contains_key(id) {
+            report.error(span, format!("rule `{}` names sensor `{id}`, which this file does not declare in a [[sensor]]", def.name.get_ref()));
+        }
+    };
+    match (&def.sensor, &def.sensors, &def.kind) {
+        (Some(id), None, None) => {
+            check_declared(id.get_ref(), id.span(), report);
+            Some(Target::Sensors(vec![id.get_ref().clone()]))
+        }
+        (None, Some(ids), None) => {
+            if ids.get_ref().is_empty() {
+                report.error(ids.span(), "sensors must name at least one sensor");
+            }
+            for id in ids.get_ref() {
+                check_declared(id, ids.span(), report);
+            }
+            Some(Target::Sensors(ids.get_ref().clone()))
+        }
+        (None, None, Some(kind)) => match kind.get_ref().as_str() {
+            "any" => Some(Target::Kind(None)),
+            name => match SensorKind::from_name(name) {
+                Some(k) => Some(Target::Kind(Some(k))),
+                None => {
+                    report.error(
+                        kind.span(),
+                        format!(
+                            "unknown sensor kind `{name}`: expected `any`, {}",
+                            kind_names()
+                        ),
+                    );
+                    None
+                }
+            },
+        },
+        _ => {
+            report.error(spanned.span(), format!("rule `{}` must say what it applies to with exactly one of `sensor`, `sensors` or `kind`", def.name.get_ref()));
+            None
+        }
+    }
+}
+
+fn duration(value: &Option<Spanned<String>>, report: &mut Reporter<'_>) -> i64 {
+    let Some(value) = value else { return 0 };
+    parse_ms(value.get_ref()).unwrap_or_else(|message| {
+        report.error(value.span(), message);
+        0
+    })
+}
