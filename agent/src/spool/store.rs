@@ -315,6 +315,25 @@ impl Spool {
         Ok(out)
     }
 
+    /// Up to `max` pending records (handed out or not) in sending order:
+    /// alerts, then telemetry, each by seq. Reads only: hands nothing out,
+    /// skips undecodable records without moving them. For inspection and tests.
+    pub fn peek(&self, max: usize) -> Result<Vec<Record>, SpoolError> {
+        let mut out = Vec::new();
+        for class in Priority::ALL {
+            for item in self.tree.scan_prefix(record::class_prefix(class)) {
+                if out.len() >= max {
+                    return Ok(out);
+                }
+                let (key, value) = item.map_err(self.storage("peeking"))?;
+                if let Ok(record) = record::decode(&key, &value) {
+                    out.push(record);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn quarantine(
         &mut self,
         class: Priority,
