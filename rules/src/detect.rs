@@ -76,6 +76,10 @@ pub struct BaselineSpec {
     pub min_std: f64,
     pub min_rel_std: f64,
     pub direction: Direction,
+    /// Samples after which a frozen baseline is given up and the new level learned as the new
+    /// normal, so that a permanent change (a repair, a new operating point) cannot hold an
+    /// alert raised forever.
+    pub relearn_after: usize,
 }
 
 /// One detector, fully specified. The rule language builds these; they are plain data.
@@ -164,6 +168,10 @@ pub struct DetectorState {
     /// CUSUM lower sum.
     acc_b: f64,
     started: bool,
+    /// Whether the condition held since the baseline froze (thawing then waits a window).
+    alarmed: bool,
+    /// Samples since the baseline froze.
+    frozen_for: usize,
 }
 
 impl DetectorState {
@@ -202,7 +210,7 @@ impl DetectorState {
                 let (mean, std) = self.baseline(&baseline, sample)?;
                 let z = baseline.direction.score((sample.value - mean) / std);
                 self.active = if self.active { z >= clear_k } else { z >= k };
-                self.after_judging(sample);
+                self.after_judging(sample, &baseline, self.active);
                 Some(Judgement {
                     active: self.active,
                     feature: Feature::Value,
@@ -229,7 +237,7 @@ impl DetectorState {
                 } else {
                     deviation >= l
                 };
-                self.after_judging(sample);
+                self.after_judging(sample, &baseline, self.active);
                 Some(Judgement {
                     active: self.active,
                     feature: Feature::Ewma,
@@ -258,7 +266,9 @@ impl DetectorState {
                 } else {
                     sum >= h
                 };
-                self.after_judging(sample);
+                // A drift must be measured against the level before it, not against a rolling
+                // mean that follows it: the reference freezes as soon as a sum starts to grow.
+                self.after_judging(sample, &baseline, self.active || sum > 0.0);
                 Some(Judgement {
                     active: self.active,
                     feature: Feature::Value,
@@ -286,21 +296,42 @@ impl DetectorState {
         (std > 0.0).then_some((mean, std))
     }
 
-    /// Freezes the baseline when the condition starts to hold, and thaws it once the
-    /// condition has not held for a whole window of samples.
-    fn after_judging<const N: usize>(&mut self, sample: &Sample<'_, N>) {
-        if self.active {
+    /// Freezes the baseline when an excursion starts (the condition holds, or for CUSUM a
+    /// sum grows). An excursion that never raised thaws as soon as it ends; after one that
+    /// raised, the window is full of anomalous samples, so the baseline thaws only once the
+    /// condition has not held for a whole window.
+    fn after_judging<const N: usize>(
+        &mut self,
+        sample: &Sample<'_, N>,
+        baseline: &BaselineSpec,
+        excursion: bool,
+    ) {
+        if self.frozen.is_some() {
+            self.frozen_for += 1;
+            if self.frozen_for >= baseline.relearn_after {
+                self.thaw();
+                return;
+            }
+        }
+        if excursion {
             self.calm = 0;
+            self.alarmed |= self.active;
             if self.frozen.is_none() {
                 self.frozen = sample.before.map(|m| (m.mean, m.std_dev()));
             }
         } else if self.frozen.is_some() {
             self.calm += 1;
-            if self.calm >= sample.window.len() {
-                self.frozen = None;
-                self.calm = 0;
+            if !self.alarmed || self.calm >= sample.window.len() {
+                self.thaw();
             }
         }
+    }
+
+    fn thaw(&mut self) {
+        self.frozen = None;
+        self.calm = 0;
+        self.alarmed = false;
+        self.frozen_for = 0;
     }
 }
 

@@ -169,6 +169,14 @@ impl<const N: usize> Window<N> {
         self.count += 1;
         self.add_to_sums(time_ms, value);
         self.push_extremes(slot, value);
+        if self.min() == self.max() {
+            // Every sample in the window equals `value`: restart the value sums around it, so
+            // that a flat window reads exactly no spread. The running sums would still hold the
+            // rounding residue of the samples that left: a small made-up spread (with skewness
+            // and kurtosis of pure noise) until the next rebase.
+            self.shift = value;
+            (self.s1, self.s2, self.s3, self.s4, self.std) = (0.0, 0.0, 0.0, 0.0, 0.0);
+        }
 
         self.pushes_since_rebase += 1;
         if self.pushes_since_rebase >= self.len {
@@ -185,7 +193,7 @@ impl<const N: usize> Window<N> {
         self.s2 -= d2;
         self.s3 -= d2 * d;
         self.s4 -= d2 * d2;
-        let t = (time_ms - self.t0_ms) as f64;
+        let t = self.since_t0(time_ms);
         self.st -= t;
         self.stt -= t * t;
         self.std -= t * d;
@@ -206,10 +214,16 @@ impl<const N: usize> Window<N> {
         self.s2 += d2;
         self.s3 += d2 * d;
         self.s4 += d2 * d2;
-        let t = (time_ms - self.t0_ms) as f64;
+        let t = self.since_t0(time_ms);
         self.st += t;
         self.stt += t * t;
         self.std += t * d;
+    }
+
+    /// `time − t0` in ms. Subtracted in f64, which is exact for timestamps within ±2^53 ms and
+    /// cannot overflow for timestamps anywhere in the i64 range (an i64 subtraction can).
+    fn since_t0(&self, time_ms: i64) -> f64 {
+        time_ms as f64 - self.t0_ms as f64
     }
 
     fn push_extremes(&mut self, slot: usize, value: f64) {
@@ -235,7 +249,14 @@ impl<const N: usize> Window<N> {
     /// Recomputes every sum exactly around the current mean and the oldest timestamp.
     fn rebase(&mut self) {
         self.pushes_since_rebase = 0;
-        let mean = self.shift + self.s1 / self.count as f64;
+        let n = self.count as f64;
+        let mut mean = self.shift + self.s1 / n;
+        if !mean.is_finite() {
+            // Samples near ±f64::MAX overflowed the running sums. Take the mean from the values
+            // themselves (each divided first, so that the sum cannot overflow); otherwise a
+            // non-finite shift would turn every later sum into NaN, for good.
+            mean = self.iter().map(|(_, x)| x / n).sum();
+        }
         self.shift = mean;
         self.t0_ms = self.times_ms[self.head];
         (self.s1, self.s2, self.s3, self.s4) = (0.0, 0.0, 0.0, 0.0);

@@ -13,7 +13,13 @@ use crate::detect::{BaselineSpec, DetectorKind, DetectorSpec, Direction, Level};
 use crate::features::Feature;
 use crate::iso10816::{self, Foundation, MachineGroup, Zone};
 
-const BASELINE_KEYS: &[&str] = &["warmup", "min_std", "min_rel_std", "direction"];
+const BASELINE_KEYS: &[&str] = &[
+    "warmup",
+    "min_std",
+    "min_rel_std",
+    "direction",
+    "relearn_after",
+];
 
 /// The keys each detector takes besides `detector`.
 fn keys_of(kind: DetectorKind) -> Vec<&'static str> {
@@ -66,6 +72,7 @@ fn present_keys(c: &ConditionDef) -> Vec<(&'static str, Range<usize>)> {
         ("min_std", span(&c.min_std)),
         ("min_rel_std", span(&c.min_rel_std)),
         ("direction", span(&c.direction)),
+        ("relearn_after", span(&c.relearn_after)),
         ("k", span(&c.k)),
         ("clear_k", span(&c.clear_k)),
         ("lambda", span(&c.lambda)),
@@ -273,7 +280,23 @@ fn baseline(c: &ConditionDef, window: Option<usize>, checks: &mut Checks<'_, '_>
             Direction::Both
         }
     };
+    let relearn_after = match &c.relearn_after {
+        // 0: ten windows, resolved when the rule is applied to a sensor.
+        None => 0,
+        Some(r) if *r.get_ref() >= 1 => *r.get_ref() as usize,
+        Some(r) => {
+            checks.error(
+                Some(r.span()),
+                format!(
+                    "relearn_after must be 1 sample or more, not {}",
+                    r.get_ref()
+                ),
+            );
+            0
+        }
+    };
     BaselineSpec {
+        relearn_after,
         warmup,
         min_std: checks.non_negative(&c.min_std, 0.0, "min_std"),
         min_rel_std: checks.non_negative(&c.min_rel_std, 0.001, "min_rel_std"),

@@ -128,7 +128,8 @@ fn matching<'f>(
 }
 
 /// Settings that depend on the sensor's window: a warm-up of 0 (not given) means the whole
-/// window, a warm-up may not exceed the window, and a flatline judges only a full window.
+/// window, a re-learn of 0 means ten windows, a warm-up may not exceed the window, and a
+/// flatline judges only a full window.
 fn resolve_for_window(spec: &RuleSpec, window: usize) -> RuleSpec {
     let mut spec = spec.clone();
     let fix = |b: &mut BaselineSpec| {
@@ -136,6 +137,9 @@ fn resolve_for_window(spec: &RuleSpec, window: usize) -> RuleSpec {
             window
         } else {
             b.warmup.min(window)
+        };
+        if b.relearn_after == 0 {
+            b.relearn_after = 10 * window;
         }
     };
     for condition in spec.conditions.iter_mut() {

@@ -80,6 +80,7 @@ pub(crate) struct ConditionDef {
     pub min_std: Option<Spanned<f64>>,
     pub min_rel_std: Option<Spanned<f64>>,
     pub direction: Option<Spanned<String>>,
+    pub relearn_after: Option<Spanned<i64>>,
     // zscore
     pub k: Option<Spanned<f64>>,
     pub clear_k: Option<Spanned<f64>>,

@@ -1,0 +1,219 @@
+//! `edge-agent check` and `edge-agent replay` as a user runs them: the built binary, real files.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The `edge-agent` binary, built by cargo for this test run.
+fn edge_agent(args: &[&str]) -> Output {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "edge-agent",
+            "--bin",
+            "edge-agent",
+        ])
+        .current_dir(workspace())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "edge-agent builds");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"));
+    Command::new(target.join("debug/edge-agent"))
+        .args(args)
+        .current_dir(workspace())
+        .output()
+        .expect("edge-agent runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, content: &str) -> String {
+    let path = dir.path().join(name);
+    std::fs::write(&path, content).expect("write");
+    path.display().to_string()
+}
+
+#[test]
+fn check_accepts_every_shipped_rule_file() {
+    let out = edge_agent(&["check", "rules/"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("all valid"));
+}
+
+#[test]
+fn check_reports_a_mistake_on_line_3_with_the_path_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "broken.toml",
+        "version = 1\n[[sensor]]\nid = 42\nkind = \"temperature\"\n",
+    );
+    let out = edge_agent(&["check", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.starts_with(&format!("{path}:3:")), "{stderr}");
+}
+
+#[test]
+fn check_reports_every_error_of_a_file_like_a_compiler() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(
+        &dir,
+        "rules.toml",
+        r#"version = 1
+[[sensor]]
+id = "a"
+kind = "temperature"
+[[rule]]
+name = "r"
+sensor = "missing"
+  [[rule.when]]
+  detector = "threshold"
+  above = 5.0
+  clear_below = 7.0
+"#,
+    );
+    let out = edge_agent(&["check", &path]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr.contains(&format!("{path}:7:10: rule `r` names sensor `missing`")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{path}:11:17: `clear_below` (7) is above `above` (5)"
+        )),
+        "{stderr}"
+    );
+}
+
+const STEP: &str = "timestamp,value\n";
+
+fn step_csv() -> String {
+    // One sample a second: 5 minutes of a steady, slightly noisy level, a jump, and back.
+    let mut csv = STEP.to_string();
+    for s in 0..900u32 {
+        let wobble = f64::from((s * 7919) % 11) * 0.01;
+        let level = if (400..600).contains(&s) { 30.0 } else { 20.0 };
+        csv.push_str(&format!("{},{}\n", 1_700_000_000 + s, level + wobble));
+    }
+    csv
+}
+
+#[test]
+fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "step.csv", &step_csv());
+    let out = edge_agent(&["replay", "--input", &path, "--sensor", "pump.temp"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let events: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    let first = events.first().expect("the step raises an alert");
+    assert_eq!(first["v"], 1);
+    assert_eq!(first["kind"], "alert");
+    assert_eq!(first["state"], "raised");
+    assert_eq!(first["sensor"], "pump.temp");
+    assert_eq!(first["rule"], "sudden-shift");
+    let row = first["row"].as_u64().expect("row");
+    assert!((400..410).contains(&row), "raised at row {row}");
+    assert!(first["rule_hash"].as_str().is_some_and(|h| h.len() == 16));
+    for (i, event) in events.iter().enumerate() {
+        assert_eq!(event["seq"], i as u64, "seq grows by one");
+        assert!(event["ts"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+    assert_eq!(events.last().expect("events")["state"], "cleared");
+    assert!(
+        text(&out.stderr).contains("900 rows"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn replay_gives_the_same_output_for_the_same_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "step.csv", &step_csv());
+    let a = edge_agent(&["replay", "--input", &path]);
+    let b = edge_agent(&["replay", "--input", &path]);
+    assert!(!a.stdout.is_empty());
+    assert_eq!(a.stdout, b.stdout);
+}
+
+#[test]
+fn replay_reads_long_and_wide_semicolon_files_and_counts_what_it_skips() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let long = write(
+        &dir,
+        "long.csv",
+        "timestamp,sensor,value\n2024-01-01T00:00:00Z,a,1\n2024-01-01 00:00:01,b,2\nnot a time,a,3\n1704067202000,a,oops\n1704067201,a,NaN\n2024-01-01T00:00:00Z,b,5\n",
+    );
+    let out = edge_agent(&["replay", "--input", &long]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "6 rows",
+        "4 samples of 2 sensors",
+        "1 bad timestamps",
+        "1 bad values",
+        "1 not finite",
+        "1 timestamps out of order",
+    ] {
+        assert!(
+            stderr.contains(expected),
+            "missing {expected:?} in {stderr}"
+        );
+    }
+
+    let wide = write(
+        &dir,
+        "wide.csv",
+        "datetime;x;y;label\n2024-01-01 00:00:00;1;2;0\n2024-01-01 00:00:01;;3;0\n",
+    );
+    let out = edge_agent(&["replay", "--input", &wide, "--sensor", "x,y"]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("3 samples of 2 sensors") && stderr.contains("1 empty cells"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn replay_of_garbage_or_empty_input_fails_cleanly_or_counts_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = write(&dir, "empty.csv", "");
+    let out = edge_agent(&["replay", "--input", &empty]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("empty"), "{}", text(&out.stderr));
+
+    let garbage = dir.path().join("garbage.csv");
+    let bytes: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&garbage, bytes).expect("write");
+    let out = edge_agent(&["replay", "--input", &garbage.display().to_string()]);
+    assert!(
+        matches!(out.status.code(), Some(0 | 2)),
+        "crashed: {:?} {}",
+        out.status,
+        text(&out.stderr)
+    );
+    assert!(!text(&out.stderr).contains("panicked"));
+
+    let missing_column = write(&dir, "x.csv", "t,a\n1,2\n");
+    let out = edge_agent(&["replay", "--input", &missing_column, "--sensor", "a,b"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("`b`"), "{}", text(&out.stderr));
+}
