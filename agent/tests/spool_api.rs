@@ -67,7 +67,10 @@ fn a_record_is_handed_out_once_until_rewind() {
     assert!(spool.next_batch(2).expect("batch").is_empty());
     spool.ack(&[2, 6]).expect("ack");
     spool.rewind_unacked();
-    assert_eq!(seqs(&spool.next_batch(10).expect("batch")), vec![1, 3, 4, 5]);
+    assert_eq!(
+        seqs(&spool.next_batch(10).expect("batch")),
+        vec![1, 3, 4, 5]
+    );
 }
 
 #[test]
@@ -93,7 +96,7 @@ fn ack_up_to_removes_only_records_that_were_handed_out() {
         spool.append(Priority::Telemetry, b"t").expect("append");
     }
     spool.append(Priority::Alert, b"a").expect("append"); // seq 4
-    // Alerts first: seq 4, then telemetry 1.
+                                                          // Alerts first: seq 4, then telemetry 1.
     assert_eq!(seqs(&spool.next_batch(2).expect("batch")), vec![4, 1]);
     assert_eq!(spool.ack_up_to(4).expect("ack_up_to"), 2);
     spool.rewind_unacked();
@@ -132,7 +135,10 @@ fn an_unclean_shutdown_with_every_event_keeps_the_exact_counter() {
     let (mut spool, report) = Spool::open(&dir, SpoolConfig::default()).expect("reopen");
     assert_eq!(report.clean_shutdown, Some(false));
     assert_eq!(report.seq, SeqContinuity::Exact);
-    assert_eq!(spool.append(Priority::Telemetry, b"y").expect("append").seq, 2);
+    assert_eq!(
+        spool.append(Priority::Telemetry, b"y").expect("append").seq,
+        2
+    );
 }
 
 #[test]
@@ -156,7 +162,10 @@ fn an_unclean_shutdown_with_interval_flushing_skips_past_the_reservation() {
     };
     assert_eq!(persisted_next, 2);
     assert!(next > 2);
-    assert_eq!(spool.append(Priority::Telemetry, b"y").expect("append").seq, next);
+    assert_eq!(
+        spool.append(Priority::Telemetry, b"y").expect("append").seq,
+        next
+    );
     // The record from before the crash is still there (sled flushed on drop).
     assert_eq!(spool.stats().expect("stats").pending.telemetry, 2);
 }
@@ -171,7 +180,9 @@ fn a_full_spool_drops_the_oldest_telemetry_and_keeps_alerts() {
     let per_record = first.bytes;
     let mut dropped = 0;
     for _ in 0..40 {
-        let appended = spool.append(Priority::Telemetry, &payload).expect("append never fails");
+        let appended = spool
+            .append(Priority::Telemetry, &payload)
+            .expect("append never fails");
         assert!(appended.stored);
         assert_eq!(appended.dropped.dropped.alert, 0);
         dropped += appended.dropped.dropped.telemetry;
@@ -196,7 +207,10 @@ fn a_full_spool_drops_the_oldest_telemetry_and_keeps_alerts() {
 fn a_spool_full_of_alerts_drops_incoming_telemetry_and_then_the_oldest_alert() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let payload = [1u8; 150];
-    let mut spool = open(&spool_dir(&tmp), config(2048, FullPolicy::DropOldestTelemetry));
+    let mut spool = open(
+        &spool_dir(&tmp),
+        config(2048, FullPolicy::DropOldestTelemetry),
+    );
     let mut alerts = 0;
     while spool.stats().expect("stats").drops.full.total() == 0 {
         spool.append(Priority::Alert, &payload).expect("append");
@@ -227,7 +241,16 @@ fn the_reject_policy_refuses_without_dropping_and_counts() {
             Err(e) => break e,
         }
     };
-    assert!(matches!(error, SpoolError::Full { class: Priority::Telemetry, .. }), "{error}");
+    assert!(
+        matches!(
+            error,
+            SpoolError::Full {
+                class: Priority::Telemetry,
+                ..
+            }
+        ),
+        "{error}"
+    );
     assert!(matches!(
         spool.append(Priority::Alert, &payload),
         Err(SpoolError::Full { .. })
@@ -240,13 +263,19 @@ fn the_reject_policy_refuses_without_dropping_and_counts() {
     // After the sink acknowledged something, appends fit again; no seq was consumed.
     spool.next_batch(1).expect("batch");
     spool.ack(&[1]).expect("ack");
-    assert_eq!(spool.append(Priority::Alert, &payload).expect("fits").seq, stored + 1);
+    assert_eq!(
+        spool.append(Priority::Alert, &payload).expect("fits").seq,
+        stored + 1
+    );
 }
 
 #[test]
 fn a_record_larger_than_the_spool_is_refused_under_every_policy() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let mut spool = open(&spool_dir(&tmp), config(1024, FullPolicy::DropOldestTelemetry));
+    let mut spool = open(
+        &spool_dir(&tmp),
+        config(1024, FullPolicy::DropOldestTelemetry),
+    );
     let error = spool
         .append(Priority::Alert, &[0u8; 2000])
         .expect_err("too large");
@@ -262,7 +291,9 @@ fn stats_report_pending_bytes_age_and_last_seq() {
     assert_eq!(empty.last_seq, None);
     assert_eq!(empty.oldest_pending_age_ms, None);
     let a = spool.append(Priority::Alert, b"alert").expect("append");
-    let t = spool.append(Priority::Telemetry, b"reading").expect("append");
+    let t = spool
+        .append(Priority::Telemetry, b"reading")
+        .expect("append");
     let stats = spool.stats().expect("stats");
     assert_eq!(stats.pending.alert, 1);
     assert_eq!(stats.pending.telemetry, 1);

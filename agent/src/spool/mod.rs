@@ -72,7 +72,7 @@
 //!
 //! ```text
 //! <dir>/                    the spool directory, given to Spool::open
-//! <dir>/sled/               the sled database (mode HighThroughput)
+//! <dir>/sled/               the sled database (mode LowSpace)
 //! <dir>/seq-reserved        text: highest seq that may have been handed out
 //! <dir>.corrupt-<UTC time>  an unreadable spool, moved aside (never deleted)
 //! ```
