@@ -1,0 +1,87 @@
+//! Every kind of event, written in the wire shape, has exactly the fields that
+//! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values.
+
+use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, FeatureSet, Health, HealthState, Quality, Reading, Severity};
+use serde_json::Value;
+
+fn schema() -> Value {
+    let text = include_str!("../../deploy/schema/event-v1.schema.json");
+    serde_json::from_str(text).expect("the schema is JSON")
+}
+
+fn examples() -> Vec<Event> {
+    let ts_ms = 1_700_000_000_123;
+    vec![
+        Event { ts_ms, body: EventBody::Reading(Reading { sensor: "s".into(), value: 1.5, unit: Some("mm/s".into()), quality: Quality::Good }) },
+        Event { ts_ms, body: EventBody::Features(FeatureSet { sensor: "s".into(), window: 60, values: vec![("rms".into(), 2.0), ("kurtosis".into(), 3.1)] }) },
+        Event {
+            ts_ms,
+            body: EventBody::Alert(Alert {
+                sensor: "s".into(),
+                state: AlertState::Raised,
+                rule: "r".into(),
+                rule_hash: "0123456789abcdef".into(),
+                severity: Severity::Critical,
+                detector: "cusum".into(),
+                value: 4.0,
+                feature: "value".into(),
+                feature_value: 4.0,
+                score: f64::NAN,
+                row: Some(7),
+            }),
+        },
+        Event { ts_ms, body: EventBody::Health(Health { component: "device:pump1".into(), state: HealthState::Degraded, detail: "timeouts".into() }) },
+    ]
+}
+
+fn check_enum(branch: &Value, key: &str, value: &Value) {
+    if let Some(allowed) = branch["properties"][key]["enum"].as_array() {
+        assert!(allowed.contains(value), "{key} = {value} is not one of {allowed:?}");
+    }
+}
+
+#[test]
+fn every_kind_of_event_matches_its_schema_branch() {
+    let schema = schema();
+    for event in examples() {
+        let json: Value = serde_json::from_str(&wire::to_json("gw-1", 42, &event)).expect("wire JSON");
+        assert_eq!(json["v"], 1);
+        assert_eq!(json["gateway"], "gw-1");
+        assert_eq!(json["seq"], 42);
+        assert_eq!(json["ts"], "2023-11-14T22:13:20.123Z");
+        let kind = json["kind"].clone();
+        let branch = schema["oneOf"]
+            .as_array()
+            .expect("oneOf")
+            .iter()
+            .find(|b| b["properties"]["kind"]["const"] == kind)
+            .unwrap_or_else(|| panic!("no schema branch for kind {kind}"));
+        let object = json.as_object().expect("an object");
+        for required in branch["required"].as_array().expect("required").iter().chain(schema["required"].as_array().expect("required")) {
+            let key = required.as_str().expect("key");
+            assert!(object.contains_key(key), "{kind}: missing {key} in {json}");
+        }
+        for (key, value) in object {
+            assert!(branch["properties"].get(key).is_some(), "{kind}: {key} is not in the schema");
+            check_enum(branch, key, value);
+        }
+    }
+}
+
+#[test]
+fn a_score_that_does_not_exist_is_written_as_null() {
+    let alert = &examples()[2];
+    let json: Value = serde_json::from_str(&wire::to_json("gw", 0, alert)).expect("wire JSON");
+    assert_eq!(json["score"], Value::Null);
+    assert_eq!(json["row"], 7);
+}
+
+#[test]
+fn events_round_trip_through_postcard_for_the_spool() {
+    for event in examples() {
+        let bytes = postcard::to_stdvec(&event).expect("encode");
+        let back: Event = postcard::from_bytes(&bytes).expect("decode");
+        // NaN != NaN: compare the wire forms instead.
+        assert_eq!(wire::to_json("g", 1, &back), wire::to_json("g", 1, &event));
+    }
+}
