@@ -123,6 +123,14 @@
 //! the source can apply backpressure. Every append reports what it dropped
 //! ([`DropReport`]) so the agent can emit a health event.
 //!
+//! A full *file system* is another matter, and `max_bytes` is what prevents
+//! it: once a write fails with ENOSPC, sled 0.34 refuses every later write of
+//! that database (acknowledgements included) and cannot even reopen it until
+//! space is freed (see `tests/spool_enospc.rs`). The spool returns
+//! `SpoolError::Storage` (no panic) and never moves a spool aside for it. So
+//! keep `max_bytes` times sled's amplification (about 6x, see
+//! [`SpoolConfig::max_bytes`]) well under the free space.
+//!
 //! # Opening and recovery
 //!
 //! `Spool::open` rebuilds the in-memory state by scanning the record keys
