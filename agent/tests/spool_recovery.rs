@@ -22,6 +22,13 @@ fn make_spool(dir: &Path, n: u8) {
     spool.close().expect("close");
 }
 
+/// Edits the spool's sled tree directly, as damage would.
+fn edit_tree(dir: &Path, edit: impl FnOnce(&sled::Tree)) {
+    let db = sled::open(dir.join("sled")).expect("sled opens");
+    edit(&db.open_tree("spool").expect("tree"));
+    db.flush().expect("flush");
+}
+
 /// Every file of the directory tree under `dir`.
 fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -102,12 +109,9 @@ fn a_spool_of_an_unknown_format_version_is_moved_aside() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = spool_dir(&tmp);
     make_spool(&dir, 10);
-    {
-        let db = sled::open(dir.join("sled")).expect("sled opens");
-        let tree = db.open_tree("spool").expect("tree");
+    edit_tree(&dir, |tree| {
         tree.insert(b"m/format", &[9u8]).expect("insert");
-        db.flush().expect("flush");
-    }
+    });
     let (_, report) = Spool::open(&dir, SpoolConfig::default()).expect("open");
     let aside = report.moved_aside.expect("moved aside");
     assert!(aside.reason.contains("format version"), "{}", aside.reason);
@@ -135,16 +139,13 @@ fn a_record_with_an_unknown_version_byte_is_quarantined_and_counted() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = spool_dir(&tmp);
     make_spool(&dir, 3);
-    {
-        let db = sled::open(dir.join("sled")).expect("sled opens");
-        let tree = db.open_tree("spool").expect("tree");
+    edit_tree(&dir, |tree| {
         let mut key = vec![b'r', 1];
         key.extend_from_slice(&2u64.to_be_bytes());
         let mut value = tree.get(&key).expect("get").expect("seq 2 stored").to_vec();
         value[0] = 200;
         tree.insert(&key, value).expect("insert");
-        db.flush().expect("flush");
-    }
+    });
     let (mut spool, report) = Spool::open(&dir, SpoolConfig::default()).expect("open");
     assert!(report.moved_aside.is_none());
     let batch = spool.next_batch(10).expect("batch");
