@@ -152,6 +152,7 @@
 //! held by another process, permission denied, disk full) are returned
 //! instead, and nothing is moved.
 
+mod ack;
 mod config;
 mod error;
 mod inspect;
