@@ -37,11 +37,10 @@ impl Pty {
             device: device.to_owned(),
             source,
         };
-        let (master, mut slave) = SerialStream::pair().map_err(|e| pty_error(e.into()))?;
-        // Let the agent open the slave while we hold it.
-        slave
-            .set_exclusive(false)
-            .map_err(|e| pty_error(e.into()))?;
+        // The slave handle takes neither TIOCEXCL nor a flock (`pair()` sets neither; do not
+        // call `set_exclusive(false)`, which takes a shared flock and so makes an agent's
+        // exclusive open fail), so the agent can open the slave while we hold it.
+        let (master, slave) = SerialStream::pair().map_err(|e| pty_error(e.into()))?;
         let path = slave
             .name()
             .map(PathBuf::from)
