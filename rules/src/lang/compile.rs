@@ -22,7 +22,12 @@ pub fn parse_rule_file(label: &str, text: &str) -> Result<RuleFile, Diagnostics>
     let def: FileDef = match toml::from_str(text) {
         Ok(def) => def,
         Err(error) => {
-            report.error(error.span().unwrap_or(0..0), error.message().trim_end());
+            let span = error.span().unwrap_or(0..0);
+            let message = match error.message().trim_end() {
+                "" => unexpected_at(text, span.start),
+                message => message.to_string(),
+            };
+            report.error(span, message);
             return Err(report.finish().expect_err("an error was just reported"));
         }
     };
@@ -65,6 +70,15 @@ pub fn parse_rule_file(label: &str, text: &str) -> Result<RuleFile, Diagnostics>
         sensors,
         rules,
     })
+}
+
+/// What the TOML parser stopped at, for the errors it reports without a message (a control
+/// character in a comment, for one).
+fn unexpected_at(text: &str, offset: usize) -> String {
+    match text.get(offset..).and_then(|rest| rest.chars().next()) {
+        Some(c) => format!("unexpected character {c:?}: this is not valid TOML"),
+        None => "unexpected end of file: this is not valid TOML".to_string(),
+    }
 }
 
 fn content_hash(text: &str) -> String {
