@@ -1,13 +1,15 @@
-//! `edge-agent check PATH...`: validate rule files like a compiler.
+//! `edge-agent check PATH...`: validate rule files and agent configuration files like a
+//! compiler. A file with an `[agent]` table is a configuration; any other is a rule file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::rule_files;
+use edge_agent::{config, rule_files};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
-    /// Rule files, or folders searched for `*.toml` files (Cargo.toml excepted).
+    /// Rule files and agent configuration files, or folders searched for `*.toml` files
+    /// (Cargo.toml excepted).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
 }
@@ -26,7 +28,14 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         };
         for file in files {
             checked += 1;
-            if let Err(diagnostics) = rule_files::read_rule_file(&file) {
+            let is_config =
+                std::fs::read_to_string(&file).is_ok_and(|t| config::looks_like_agent_config(&t));
+            let result = if is_config {
+                config::load(&file).map(|_| ())
+            } else {
+                rule_files::read_rule_file(&file).map(|_| ())
+            };
+            if let Err(diagnostics) = result {
                 for diagnostic in &diagnostics {
                     eprintln!("{diagnostic}");
                 }

@@ -23,7 +23,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Validate rule files (and folders of them); print each error as FILE:LINE:COL: message.
+    /// Validate rule files and agent configs (or folders of them); errors as FILE:LINE:COL: message.
     Check(check::CheckArgs),
     /// Run recorded data (CSV) through the rules and print each alert transition as JSON.
     Replay(replay::ReplayArgs),

@@ -40,14 +40,14 @@ impl Diagnostics {
 
 /// Collects diagnostics for one source text, turning byte spans into lines and columns.
 #[derive(Debug)]
-pub(crate) struct Reporter<'a> {
+pub struct Reporter<'a> {
     file: &'a str,
     text: &'a str,
     found: Vec<Diagnostic>,
 }
 
 impl<'a> Reporter<'a> {
-    pub(crate) fn new(file: &'a str, text: &'a str) -> Self {
+    pub fn new(file: &'a str, text: &'a str) -> Self {
         Self {
             file,
             text,
@@ -55,7 +55,7 @@ impl<'a> Reporter<'a> {
         }
     }
 
-    pub(crate) fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+    pub fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
         let (line, column) = line_and_column(self.text, span.start);
         self.found.push(Diagnostic {
             file: self.file.to_string(),
@@ -65,7 +65,7 @@ impl<'a> Reporter<'a> {
         });
     }
 
-    pub(crate) fn finish(mut self) -> Result<(), Diagnostics> {
+    pub fn finish(mut self) -> Result<(), Diagnostics> {
         if self.found.is_empty() {
             return Ok(());
         }

@@ -1,7 +1,7 @@
 //! Durations in rule files: `"500ms"`, `"30s"`, `"5m"`, `"2h"`, or a combination (`"1m30s"`).
 
 /// Milliseconds in `text`, or a message saying what is wrong.
-pub(crate) fn parse_ms(text: &str) -> Result<i64, String> {
+pub fn parse_ms(text: &str) -> Result<i64, String> {
     let bad = || {
         format!("`{text}` is not a duration: write it like \"500ms\", \"30s\", \"5m\" or \"1h30m\"")
     };

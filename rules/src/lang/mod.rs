@@ -12,7 +12,8 @@ mod ruleset;
 mod schema;
 
 pub use compile::parse_rule_file;
-pub use diagnostic::{Diagnostic, Diagnostics};
+pub use diagnostic::{Diagnostic, Diagnostics, Reporter};
+pub use duration::parse_ms as parse_duration_ms;
 pub use model::{Rule, RuleFile, SensorDecl, SensorKind, Target, DEFAULT_WINDOW, MAX_WINDOW};
 pub use ruleset::{AppliedRule, RuleSet, SensorPlan, SensorRunner};
 
