@@ -7,4 +7,5 @@ pub mod config;
 pub mod event;
 pub mod replay;
 pub mod rule_files;
+pub mod sources;
 pub mod spool;
