@@ -22,9 +22,21 @@ fn make_spool(dir: &Path, n: u8) {
     spool.close().expect("close");
 }
 
-/// Edits the spool's sled tree directly, as damage would.
+/// Edits the spool's sled tree directly, as damage would. sled releases its
+/// lock shortly after the spool is dropped, so the first tries may find it held.
 fn edit_tree(dir: &Path, edit: impl FnOnce(&sled::Tree)) {
-    let db = sled::open(dir.join("sled")).expect("sled opens");
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir.join("sled")) {
+            Ok(db) => break db,
+            Err(e) if tries < 300 => {
+                tries += 1;
+                eprintln!("sled not yet released: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("sled does not open: {e}"),
+        }
+    };
     edit(&db.open_tree("spool").expect("tree"));
     db.flush().expect("flush");
 }

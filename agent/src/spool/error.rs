@@ -12,7 +12,8 @@ pub enum SpoolError {
     #[error("invalid spool configuration: {0}")]
     Config(String),
 
-    /// Another process (or another `Spool` in this process) has the spool open.
+    /// Another process (or another `Spool` in this process) has held the spool
+    /// open for the whole of the 3 s that `open` waits for it.
     #[error("spool {path} is in use by another process (is an agent running?)")]
     Locked {
         /// The spool directory.

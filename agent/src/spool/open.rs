@@ -4,6 +4,7 @@
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use tracing::{error, info, warn};
 
@@ -35,9 +36,28 @@ impl From<SpoolError> for OpenFailure {
     }
 }
 
-/// Opens sled in `dir/sled`, classifying the failure. sled can panic on
-/// garbled files; such a panic is caught and counts as unreadable.
+/// How long `open` waits for sled's lock to be released. A spool dropped a
+/// moment ago (in this process, or by an agent that is exiting) can still hold
+/// it: sled's background threads release the database shortly after the last
+/// handle is dropped (the model test hit this on immediate reopens).
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+
+/// Opens sled in `dir/sled`, waiting up to [`LOCK_WAIT`] for its lock.
 pub(crate) fn open_sled(dir: &Path, flush_every_ms: Option<u64>) -> Result<sled::Db, OpenFailure> {
+    let deadline = Instant::now() + LOCK_WAIT;
+    loop {
+        match open_sled_once(dir, flush_every_ms) {
+            Err(OpenFailure::Fatal(SpoolError::Locked { .. })) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Opens sled once, classifying the failure. sled can panic on garbled
+/// files; such a panic is caught and counts as unreadable.
+fn open_sled_once(dir: &Path, flush_every_ms: Option<u64>) -> Result<sled::Db, OpenFailure> {
     let sled_dir = dir.join(SLED_DIR);
     let config = sled::Config::new()
         .path(&sled_dir)
