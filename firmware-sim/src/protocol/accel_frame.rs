@@ -292,6 +292,19 @@ mod tests {
     }
 
     #[test]
+    fn the_worked_example_of_protocol_md_is_byte_exact() {
+        // Computed independently (Python: zlib.crc32, hand-written varints and COBS).
+        let frame = AccelFrame::new(7, 224, 3200, 1000, vec![[12, 1001, -3], [-200, 998, 0]]);
+        let wire: Vec<u8> = [
+            0x09, 0x01, 0x07, 0xe0, 0x01, 0x80, 0x19, 0xe8, 0x07, 0x0a, 0x02, 0x18, 0xd2, 0x0f,
+            0x05, 0x8f, 0x03, 0xcc, 0x0f, 0x05, 0x31, 0xe3, 0xda, 0x42, 0x00,
+        ]
+        .to_vec();
+        assert_eq!(frame.encode(), wire);
+        assert_eq!(AccelFrame::decode(&wire), Ok(frame));
+    }
+
+    #[test]
     fn a_flipped_bit_is_caught_by_the_crc() {
         let mut wire = AccelFrame::new(1, 0, 3200, 1000, vec![[1, 2, 3]; 4]).encode();
         wire[5] ^= 0x04;

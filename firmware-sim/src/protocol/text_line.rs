@@ -1,7 +1,7 @@
 //! The text-line sensor's output: `PREFIX VALUE SUFFIX [*HH] CR LF`, e.g. `T=41.25C\r\n`.
 //!
 //! With the checksum on, `*HH` is the XOR of every byte before the `*`, in upper-case hex,
-//! as NMEA 0183 sentences carry it: `T=41.25C*2B\r\n`.
+//! as NMEA 0183 sentences carry it: `T=41.25C*06\r\n`.
 
 /// Formats one line, terminator included.
 pub fn format_line(prefix: &str, value: f64, decimals: u8, suffix: &str, checksum: bool) -> String {
