@@ -19,16 +19,16 @@ pub fn toml_files(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder)? {
             let path = entry?.path();
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             if path.is_dir() {
-                if !path
-                    .file_name()
-                    .is_some_and(|n| n == "target" || n.to_string_lossy().starts_with('.'))
-                {
+                // Build output and hidden folders (.git, .tools) hold no rule files.
+                if name != "target" && !name.starts_with('.') {
                     folders.push(path);
                 }
-            } else if path.extension().is_some_and(|e| e == "toml")
-                && !path.file_name().is_some_and(|n| n == "Cargo.toml")
-            {
+            } else if name.ends_with(".toml") && name != "Cargo.toml" {
                 found.push(path);
             }
         }

@@ -160,25 +160,3 @@ fn after_sigkill_every_returned_append_is_there_and_no_acknowledged_record_comes
         all.appended.insert(next);
     }
 }
-
-/// Evidence for the documentation of `Durability::IntervalMs`: with a long
-/// interval, appends that returned are lost by SIGKILL. Not run by default
-/// (its outcome depends on timing); run with `--ignored --nocapture`.
-#[test]
-#[ignore = "demonstration: prints how many returned appends a SIGKILL lost with IntervalMs"]
-fn after_sigkill_interval_flushing_loses_recent_appends() {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("spool");
-    let log = run_and_kill(&dir, 100, Some(10_000));
-    let (pending, _spool) = pending_after_reopen(&dir);
-    let lost = log
-        .appended
-        .iter()
-        .filter(|s| !pending.contains(s) && !log.acking.contains(s))
-        .count();
-    println!(
-        "IntervalMs(10000): {} appends returned before SIGKILL, {} of them lost",
-        log.appended.len(),
-        lost
-    );
-}

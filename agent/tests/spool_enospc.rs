@@ -1,23 +1,28 @@
-//! A real full file system (ENOSPC), as opposed to a full spool. Needs a small
-//! file system that the test may fill, e.g. as root:
-//! `mount -t tmpfs -o size=2m tmpfs /tmp/tiny && SPOOL_ENOSPC_DIR=/tmp/tiny cargo test -p edge-agent --test spool_enospc`.
-//! Without `SPOOL_ENOSPC_DIR` the test returns at once.
+//! A real full file system (ENOSPC), as opposed to a full spool. The test mounts a 2 MiB
+//! tmpfs of its own (which needs root, as CI and `scripts/test.sh` run here), or fills the
+//! small file system named by `SPOOL_ENOSPC_DIR`. It fails, never skips, when it has neither.
 //!
 //! What it showed with sled 0.34.7 (2 MiB tmpfs): ENOSPC after about 2,000
 //! appends of 150 bytes; from then on sled refuses every write, acknowledgements
 //! included, and reopening fails with ENOSPC too, until space is freed. The
 //! spool returns errors (no panic) and is never moved aside for it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use edge_agent::spool::{Priority, Spool, SpoolConfig, SpoolError};
 
 #[test]
 fn a_full_file_system_gives_errors_not_panics_and_the_spool_reopens() {
-    let Ok(root) = std::env::var("SPOOL_ENOSPC_DIR") else {
-        return;
+    let _tiny;
+    let root = match std::env::var_os("SPOOL_ENOSPC_DIR") {
+        Some(root) => PathBuf::from(root),
+        None => {
+            _tiny = TinyTmpfs::mount();
+            _tiny.path().to_path_buf()
+        }
     };
-    let dir = PathBuf::from(root).join(format!("spool-{}", std::process::id()));
+    let dir = root.join(format!("spool-{}", std::process::id()));
     let config = SpoolConfig {
         max_bytes: 1 << 30,
         ..SpoolConfig::default()
@@ -62,4 +67,33 @@ fn a_full_file_system_gives_errors_not_panics_and_the_spool_reopens() {
     drop(reopened);
     assert!(dir.is_dir(), "the spool directory was not moved");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A 2 MiB tmpfs mounted on a temporary directory, unmounted on drop.
+struct TinyTmpfs(tempfile::TempDir);
+
+impl TinyTmpfs {
+    fn mount() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .expect("run mount");
+        assert!(
+            status.success(),
+            "cannot mount a small tmpfs (needs root): run as root, or set SPOOL_ENOSPC_DIR to a small file system the test may fill"
+        );
+        Self(dir)
+    }
+
+    fn path(&self) -> &Path {
+        self.0.path()
+    }
+}
+
+impl Drop for TinyTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.0.path()).status();
+    }
 }

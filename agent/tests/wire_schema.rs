@@ -1,7 +1,10 @@
 //! Every kind of event, written in the wire shape, has exactly the fields that
 //! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values.
 
-use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, FeatureSet, Health, HealthState, Quality, Reading, Severity};
+use edge_agent::event::{
+    wire, Alert, AlertState, Event, EventBody, FeatureSet, Health, HealthState, Quality, Reading,
+    Severity,
+};
 use serde_json::Value;
 
 fn schema() -> Value {
@@ -12,8 +15,23 @@ fn schema() -> Value {
 fn examples() -> Vec<Event> {
     let ts_ms = 1_700_000_000_123;
     vec![
-        Event { ts_ms, body: EventBody::Reading(Reading { sensor: "s".into(), value: 1.5, unit: Some("mm/s".into()), quality: Quality::Good }) },
-        Event { ts_ms, body: EventBody::Features(FeatureSet { sensor: "s".into(), window: 60, values: vec![("rms".into(), 2.0), ("kurtosis".into(), 3.1)] }) },
+        Event {
+            ts_ms,
+            body: EventBody::Reading(Reading {
+                sensor: "s".into(),
+                value: 1.5,
+                unit: Some("mm/s".into()),
+                quality: Quality::Good,
+            }),
+        },
+        Event {
+            ts_ms,
+            body: EventBody::Features(FeatureSet {
+                sensor: "s".into(),
+                window: 60,
+                values: vec![("rms".into(), 2.0), ("kurtosis".into(), 3.1)],
+            }),
+        },
         Event {
             ts_ms,
             body: EventBody::Alert(Alert {
@@ -30,13 +48,23 @@ fn examples() -> Vec<Event> {
                 row: Some(7),
             }),
         },
-        Event { ts_ms, body: EventBody::Health(Health { component: "device:pump1".into(), state: HealthState::Degraded, detail: "timeouts".into() }) },
+        Event {
+            ts_ms,
+            body: EventBody::Health(Health {
+                component: "device:pump1".into(),
+                state: HealthState::Degraded,
+                detail: "timeouts".into(),
+            }),
+        },
     ]
 }
 
 fn check_enum(branch: &Value, key: &str, value: &Value) {
     if let Some(allowed) = branch["properties"][key]["enum"].as_array() {
-        assert!(allowed.contains(value), "{key} = {value} is not one of {allowed:?}");
+        assert!(
+            allowed.contains(value),
+            "{key} = {value} is not one of {allowed:?}"
+        );
     }
 }
 
@@ -44,7 +72,8 @@ fn check_enum(branch: &Value, key: &str, value: &Value) {
 fn every_kind_of_event_matches_its_schema_branch() {
     let schema = schema();
     for event in examples() {
-        let json: Value = serde_json::from_str(&wire::to_json("gw-1", 42, &event)).expect("wire JSON");
+        let json: Value =
+            serde_json::from_str(&wire::to_json("gw-1", 42, &event)).expect("wire JSON");
         assert_eq!(json["v"], 1);
         assert_eq!(json["gateway"], "gw-1");
         assert_eq!(json["seq"], 42);
@@ -57,12 +86,20 @@ fn every_kind_of_event_matches_its_schema_branch() {
             .find(|b| b["properties"]["kind"]["const"] == kind)
             .unwrap_or_else(|| panic!("no schema branch for kind {kind}"));
         let object = json.as_object().expect("an object");
-        for required in branch["required"].as_array().expect("required").iter().chain(schema["required"].as_array().expect("required")) {
+        for required in branch["required"]
+            .as_array()
+            .expect("required")
+            .iter()
+            .chain(schema["required"].as_array().expect("required"))
+        {
             let key = required.as_str().expect("key");
             assert!(object.contains_key(key), "{kind}: missing {key} in {json}");
         }
         for (key, value) in object {
-            assert!(branch["properties"].get(key).is_some(), "{kind}: {key} is not in the schema");
+            assert!(
+                branch["properties"].get(key).is_some(),
+                "{kind}: {key} is not in the schema"
+            );
             check_enum(branch, key, value);
         }
     }

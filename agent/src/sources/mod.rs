@@ -1,4 +1,16 @@
 //! Sources: where readings come from. Modbus TCP devices, Modbus RTU buses and serial
-//! streams, each a task that turns what it reads into readings and health events.
+//! streams, each a task that sends readings and health events (as [`Event`]s) into a bounded
+//! channel toward the rules and the spool.
+//!
+//! [`Event`]: crate::event::Event
 
+pub mod backoff;
+pub mod health;
 pub mod modbus;
+
+/// Wall-clock now in Unix milliseconds: the timestamp of a reading taken now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -49,8 +49,9 @@ pub enum Durability {
     /// acknowledgements) of the last `n` ms, plus the duration of a flush in
     /// progress. Lost acknowledgements only cause duplicates (same seq).
     /// Observed: with `IntervalMs(10_000)`, a writer SIGKILLed after 118
-    /// returned appends had lost 84 of them on reopen (the ignored test in
-    /// `tests/spool_crash.rs` shows it; the count depends on timing).
+    /// returned appends had lost 84 of them on reopen (measured once with the
+    /// SIGKILL harness of `tests/spool_crash.rs`; the count depends on timing,
+    /// so it is not a test).
     ///
     /// After an unclean shutdown in this mode the seq counter jumps past its
     /// reservation (see the module doc), so that a seq that was handed out but

@@ -1,5 +1,9 @@
 //! Modbus sources: decoding values, planning reads, and the pollers of TCP devices and RTU
 //! buses.
 
+pub mod connect;
 pub mod decode;
 pub mod plan;
+pub mod poller;
+pub mod readings;
+pub mod tcp;

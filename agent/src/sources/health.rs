@@ -1,0 +1,225 @@
+//! The health of one device: online, degraded or offline, from the outcome of its reads, with
+//! a health event on every change, and errors counted per kind and logged once per streak
+//! rather than once per poll.
+//!
+//! - A read that succeeds makes the device **online**.
+//! - A Modbus exception (the device is alive and said no) makes it **degraded**.
+//! - A timeout or a broken link makes it **degraded**, and **offline** from the third in a row
+//!   (or when it cannot be connected to at all).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tracing::{info, warn};
+
+use crate::event::{Event, EventBody, Health, HealthState};
+
+/// Consecutive link failures after which a device is offline.
+pub const OFFLINE_AFTER: u32 = 3;
+
+/// What went wrong with one read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The device answered with a Modbus exception: alive, but it said no.
+    Exception(String),
+    /// No answer within the timeout.
+    Timeout,
+    /// The link or the protocol broke (refused, reset, garbled).
+    Transport(String),
+    /// The answer could not be decoded into the configured values.
+    Decode(String),
+}
+
+impl Failure {
+    fn kind(&self) -> &'static str {
+        match self {
+            Failure::Exception(_) => "exception",
+            Failure::Timeout => "timeout",
+            Failure::Transport(_) => "transport",
+            Failure::Decode(_) => "decode",
+        }
+    }
+
+    /// Whether the link is broken, so that the connection should be dropped and made again.
+    pub fn breaks_link(&self) -> bool {
+        matches!(self, Failure::Timeout | Failure::Transport(_))
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Exception(code) => write!(f, "Modbus exception: {code}"),
+            Failure::Timeout => write!(f, "no answer within the timeout"),
+            Failure::Transport(why) => write!(f, "link failed: {why}"),
+            Failure::Decode(why) => write!(f, "cannot decode: {why}"),
+        }
+    }
+}
+
+/// Counters of one device, shared with the status page and metrics.
+#[derive(Debug, Default)]
+pub struct DeviceCounters {
+    pub reads_ok: AtomicU64,
+    pub exceptions: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub transport_errors: AtomicU64,
+    pub decode_errors: AtomicU64,
+    pub connects: AtomicU64,
+    /// Polls that started later than their interval asked (the device or bus is too slow).
+    pub overruns: AtomicU64,
+}
+
+/// The health state machine of one device; see the module docs.
+#[derive(Debug)]
+pub struct DeviceHealth {
+    component: String,
+    state: Option<HealthState>,
+    link_failures_in_a_row: u32,
+    /// The failure kinds logged in the current streak, so each is logged once.
+    logged: Vec<&'static str>,
+    failures_in_streak: u64,
+    pub counters: Arc<DeviceCounters>,
+}
+
+impl DeviceHealth {
+    pub fn new(device: &str) -> Self {
+        Self {
+            component: format!("device:{device}"),
+            state: None,
+            link_failures_in_a_row: 0,
+            logged: Vec::new(),
+            failures_in_streak: 0,
+            counters: Arc::default(),
+        }
+    }
+
+    pub fn state(&self) -> Option<HealthState> {
+        self.state
+    }
+
+    /// A read succeeded; returns the health event if the state changed.
+    pub fn succeeded(&mut self, now_ms: i64) -> Option<Event> {
+        self.counters.reads_ok.fetch_add(1, Ordering::Relaxed);
+        self.link_failures_in_a_row = 0;
+        if self.failures_in_streak > 0 {
+            info!(component = %self.component, failures = self.failures_in_streak, "device answers again");
+            self.failures_in_streak = 0;
+            self.logged.clear();
+        }
+        self.transition(HealthState::Online, "reads succeed".to_string(), now_ms)
+    }
+
+    /// A read failed; returns the health event if the state changed.
+    pub fn failed(&mut self, failure: &Failure, now_ms: i64) -> Option<Event> {
+        let counter = match failure {
+            Failure::Exception(_) => &self.counters.exceptions,
+            Failure::Timeout => &self.counters.timeouts,
+            Failure::Transport(_) => &self.counters.transport_errors,
+            Failure::Decode(_) => &self.counters.decode_errors,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        self.failures_in_streak += 1;
+        if !self.logged.contains(&failure.kind()) {
+            self.logged.push(failure.kind());
+            warn!(component = %self.component, %failure, "read failed (further failures of this kind are counted, not logged, until the device recovers)");
+        }
+        let state = if failure.breaks_link() {
+            self.link_failures_in_a_row += 1;
+            if self.link_failures_in_a_row >= OFFLINE_AFTER {
+                HealthState::Offline
+            } else {
+                HealthState::Degraded
+            }
+        } else {
+            HealthState::Degraded
+        };
+        self.transition(state, failure.to_string(), now_ms)
+    }
+
+    /// The device cannot be reached at all (a connect failed): offline at once.
+    pub fn unreachable(&mut self, why: &str, now_ms: i64) -> Option<Event> {
+        self.counters
+            .transport_errors
+            .fetch_add(1, Ordering::Relaxed);
+        self.failures_in_streak += 1;
+        if !self.logged.contains(&"connect") {
+            self.logged.push("connect");
+            warn!(component = %self.component, error = %why, "cannot connect (retrying with backoff; further failures are counted, not logged)");
+        }
+        self.link_failures_in_a_row = self.link_failures_in_a_row.max(OFFLINE_AFTER);
+        self.transition(
+            HealthState::Offline,
+            format!("cannot connect: {why}"),
+            now_ms,
+        )
+    }
+
+    fn transition(&mut self, state: HealthState, detail: String, now_ms: i64) -> Option<Event> {
+        if self.state == Some(state) {
+            return None;
+        }
+        self.state = Some(state);
+        let health = Health {
+            component: self.component.clone(),
+            state,
+            detail,
+        };
+        Some(Event {
+            ts_ms: now_ms,
+            body: EventBody::Health(health),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state_of(event: Option<Event>) -> Option<HealthState> {
+        event.map(|e| match e.body {
+            EventBody::Health(h) => h.state,
+            _ => unreachable!("health events only"),
+        })
+    }
+
+    #[test]
+    fn an_exception_degrades_a_device_but_never_takes_it_offline() {
+        let mut health = DeviceHealth::new("d");
+        assert_eq!(state_of(health.succeeded(0)), Some(HealthState::Online));
+        let exception = Failure::Exception("illegal data address".into());
+        assert_eq!(
+            state_of(health.failed(&exception, 1)),
+            Some(HealthState::Degraded)
+        );
+        for t in 2..10 {
+            assert_eq!(state_of(health.failed(&exception, t)), None);
+        }
+    }
+
+    #[test]
+    fn the_third_timeout_in_a_row_takes_a_device_offline_and_a_success_brings_it_back() {
+        let mut health = DeviceHealth::new("d");
+        health.succeeded(0);
+        assert_eq!(
+            state_of(health.failed(&Failure::Timeout, 1)),
+            Some(HealthState::Degraded)
+        );
+        assert_eq!(state_of(health.failed(&Failure::Timeout, 2)), None);
+        assert_eq!(
+            state_of(health.failed(&Failure::Timeout, 3)),
+            Some(HealthState::Offline)
+        );
+        assert_eq!(state_of(health.succeeded(4)), Some(HealthState::Online));
+        assert_eq!(health.counters.timeouts.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn only_changes_of_state_make_events() {
+        let mut health = DeviceHealth::new("d");
+        assert!(health.succeeded(0).is_some());
+        assert!(health.succeeded(1).is_none());
+        assert!(health.unreachable("refused", 2).is_some());
+        assert!(health.unreachable("refused", 3).is_none());
+    }
+}

@@ -1,0 +1,164 @@
+//! Reading one poll group from one device over an open `tokio_modbus` client context, shared
+//! by TCP devices and RTU buses: every request under a timeout, Modbus exceptions kept apart
+//! from link failures (tokio-modbus's `Result<Result<T, ExceptionCode>, Error>`), values
+//! decoded as configured.
+
+use std::time::Duration;
+
+use tokio_modbus::client::{Context, Reader};
+
+use super::decode;
+use super::plan::{plan_reads, Read};
+use crate::config::{PollGroup, Register, Table};
+use crate::sources::health::Failure;
+
+/// A poll group with its reads planned once.
+#[derive(Debug, Clone)]
+pub struct PlannedGroup {
+    pub interval: Duration,
+    pub registers: Vec<Register>,
+    pub reads: Vec<Read>,
+}
+
+impl PlannedGroup {
+    pub fn new(group: &PollGroup, merge_reads: bool) -> Self {
+        Self {
+            interval: group.interval,
+            registers: group.registers.clone(),
+            reads: plan_reads(&group.registers, merge_reads),
+        }
+    }
+}
+
+/// One decoded value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Value {
+    /// Index into the group's registers.
+    pub register: usize,
+    pub value: f64,
+    /// The raw registers (or bits as 0/1) it was decoded from.
+    pub words: Vec<u16>,
+}
+
+/// What one poll of a group gave.
+#[derive(Debug, Default)]
+pub struct GroupOutcome {
+    pub values: Vec<Value>,
+    /// Failed reads, with the registers each would have served.
+    pub failures: Vec<(Failure, Vec<usize>)>,
+}
+
+impl GroupOutcome {
+    /// Whether a failure broke the link (the connection should be made again).
+    pub fn link_broken(&self) -> bool {
+        self.failures.iter().any(|(f, _)| f.breaks_link())
+    }
+}
+
+/// Polls every read of `group`; stops at the first link failure (the rest would fail too, and
+/// a late answer on a broken link would be taken for the next request's).
+pub async fn poll_group(
+    ctx: &mut Context,
+    group: &PlannedGroup,
+    timeout: Duration,
+) -> GroupOutcome {
+    let mut outcome = GroupOutcome::default();
+    for (i, read) in group.reads.iter().enumerate() {
+        match read_words(ctx, read, timeout).await {
+            Ok(words) => decode_into(group, read, &words, &mut outcome),
+            Err(failure) => {
+                let breaks = failure.breaks_link();
+                let served: Vec<usize> = read.serves.iter().map(|(r, _)| *r).collect();
+                outcome.failures.push((failure, served));
+                if breaks {
+                    // Everything after it is unread too: report those registers as failed.
+                    let rest: Vec<usize> = group.reads[i + 1..]
+                        .iter()
+                        .flat_map(|r| r.serves.iter().map(|(r, _)| *r))
+                        .collect();
+                    if !rest.is_empty() {
+                        outcome.failures.push((
+                            Failure::Transport(
+                                "not read: the link failed earlier in this poll".into(),
+                            ),
+                            rest,
+                        ));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    outcome
+}
+
+/// One request, as 16-bit words (bits as 0 or 1).
+pub async fn read_words(
+    ctx: &mut Context,
+    read: &Read,
+    timeout: Duration,
+) -> Result<Vec<u16>, Failure> {
+    let (start, count) = (read.start, read.count);
+    let request = async {
+        match read.table {
+            Table::Coils => bits(ctx.read_coils(start, count).await),
+            Table::DiscreteInputs => bits(ctx.read_discrete_inputs(start, count).await),
+            Table::HoldingRegisters => words(ctx.read_holding_registers(start, count).await),
+            Table::InputRegisters => words(ctx.read_input_registers(start, count).await),
+        }
+    };
+    let words = tokio::time::timeout(timeout, request)
+        .await
+        .map_err(|_| Failure::Timeout)??;
+    if words.len() < usize::from(count) {
+        return Err(Failure::Decode(format!(
+            "asked {count} {} from {start}, got {}",
+            if read.table.is_bits() {
+                "bits"
+            } else {
+                "registers"
+            },
+            words.len()
+        )));
+    }
+    Ok(words)
+}
+
+fn words(result: tokio_modbus::Result<Vec<u16>>) -> Result<Vec<u16>, Failure> {
+    match result {
+        Ok(Ok(words)) => Ok(words),
+        Ok(Err(exception)) => Err(Failure::Exception(exception.to_string())),
+        Err(error) => Err(Failure::Transport(error.to_string())),
+    }
+}
+
+fn bits(result: tokio_modbus::Result<Vec<bool>>) -> Result<Vec<u16>, Failure> {
+    words(result.map(|r| r.map(|bits| bits.into_iter().map(u16::from).collect())))
+}
+
+fn decode_into(group: &PlannedGroup, read: &Read, words: &[u16], outcome: &mut GroupOutcome) {
+    for &(register_index, offset) in &read.serves {
+        let register = &group.registers[register_index];
+        let width = if register.table.is_bits() {
+            1
+        } else {
+            usize::from(register.value_type.width())
+        };
+        let slice = &words[usize::from(offset)..usize::from(offset) + width];
+        match decode::value(register, slice) {
+            Some(value) if value.is_finite() => outcome.values.push(Value {
+                register: register_index,
+                value,
+                words: slice.to_vec(),
+            }),
+            Some(value) => outcome.failures.push((
+                Failure::Decode(format!("{} decodes to {value}", register.sensor)),
+                vec![register_index],
+            )),
+            None => outcome.failures.push((
+                Failure::Decode(format!("{} has the wrong width", register.sensor)),
+                vec![register_index],
+            )),
+        }
+    }
+}
