@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::{
     physics::MachineEffects,
-    scenario::{FaultConfig, RampShape, Scenario},
+    scenario::{Duration, FaultConfig, RampShape, Scenario},
     signal::Sensor,
 };
 
@@ -195,184 +195,118 @@ impl Timeline {
 }
 
 fn build(id: usize, cfg: &FaultConfig, scenario: &Scenario) -> Fault {
-    let fault = cfg.kind_name();
-    let interval = |machine: Option<&str>,
-                    sensor,
-                    device: Option<&str>,
-                    unit,
-                    start: f64,
-                    end: Option<f64>| FaultInterval {
-        id,
-        fault,
-        machine: machine.map(str::to_owned),
-        sensor,
-        device: device.map(str::to_owned),
-        unit,
-        start_s: start,
-        end_s: end,
-    };
     // The machine a device fault concerns: the unit's, or the device's only machine.
     let device_machine = |device: &str, unit: Option<u8>| -> Option<String> {
-        let dev = scenario.devices.iter().find(|d| d.id() == device)?;
+        let dev = scenario.device(device)?;
         if let Some(unit) = unit {
-            return dev
-                .units()
-                .iter()
-                .find(|u| u.unit_id == unit)
-                .map(|u| u.machine.clone());
+            let unit = dev.units().iter().find(|u| u.unit_id == unit)?;
+            return Some(unit.machine.clone());
         }
         let mut machines = dev.machines();
         machines.dedup();
         (machines.len() == 1).then(|| machines[0].to_owned())
     };
-    let end = |e: Option<crate::scenario::Duration>| e.map(|d| d.secs());
-    match cfg {
-        FaultConfig::BearingWear(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                None,
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Bearing {
-                growth: Growth {
-                    ramp_s: c.ramp.secs(),
-                    severity: c.severity,
-                    shape: c.shape,
-                },
+    let growth = |ramp: Duration, severity, shape| Growth {
+        ramp_s: ramp.secs(),
+        severity,
+        shape,
+    };
+    let machine_fault =
+        |machine: &str, effect| (Some(machine.to_owned()), None, None, None, effect);
+    let (machine, sensor, device, unit, effect) = match cfg {
+        FaultConfig::BearingWear(c) => machine_fault(
+            &c.machine,
+            Effect::Bearing {
+                growth: growth(c.ramp, c.severity, c.shape),
                 impulse_g: c.impulse_g,
                 bpfo_mm_s: c.bpfo_mm_s,
                 noise_gain: c.noise_gain,
                 heat_c: c.heat_c,
             },
-        },
-        FaultConfig::Imbalance(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                None,
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Imbalance {
-                growth: Growth {
-                    ramp_s: c.ramp.secs(),
-                    severity: c.severity,
-                    shape: c.shape,
-                },
+        ),
+        FaultConfig::Imbalance(c) => machine_fault(
+            &c.machine,
+            Effect::Imbalance {
+                growth: growth(c.ramp, c.severity, c.shape),
                 one_x_mm_s: c.one_x_mm_s,
             },
-        },
-        FaultConfig::Overheating(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                None,
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Overheating {
-                growth: Growth {
-                    ramp_s: c.ramp.secs(),
-                    severity: c.severity,
-                    shape: c.shape,
-                },
+        ),
+        FaultConfig::Overheating(c) => machine_fault(
+            &c.machine,
+            Effect::Overheating {
+                growth: growth(c.ramp, c.severity, c.shape),
                 rise_c: c.rise_c,
             },
-        },
-        FaultConfig::Stuck(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                Some(c.sensor),
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Stuck,
-        },
-        FaultConfig::Dropout(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                Some(c.sensor),
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Dropout,
-        },
-        FaultConfig::Spikes(c) => Fault {
-            interval: interval(
-                Some(&c.machine),
-                Some(c.sensor),
-                None,
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Spikes {
+        ),
+        FaultConfig::Stuck(c) | FaultConfig::Dropout(c) => {
+            let effect = if matches!(cfg, FaultConfig::Stuck(_)) {
+                Effect::Stuck
+            } else {
+                Effect::Dropout
+            };
+            (Some(c.machine.clone()), Some(c.sensor), None, None, effect)
+        }
+        FaultConfig::Spikes(c) => (
+            Some(c.machine.clone()),
+            Some(c.sensor),
+            None,
+            None,
+            Effect::Spikes {
                 rate_per_min: c.rate_per_min,
                 factor: c.factor,
             },
-        },
-        FaultConfig::ModbusException(c) => Fault {
-            interval: interval(
-                device_machine(&c.device, c.unit).as_deref(),
-                None,
-                Some(&c.device),
-                c.unit,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::ModbusException {
+        ),
+        FaultConfig::ModbusException(c) => (
+            device_machine(&c.device, c.unit),
+            None,
+            Some(c.device.clone()),
+            c.unit,
+            Effect::ModbusException {
                 code: c.code,
                 probability: c.probability,
             },
-        },
-        FaultConfig::ModbusTimeout(c) => Fault {
-            interval: interval(
-                device_machine(&c.device, c.unit).as_deref(),
-                None,
-                Some(&c.device),
-                c.unit,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::ModbusTimeout {
+        ),
+        FaultConfig::ModbusTimeout(c) => (
+            device_machine(&c.device, c.unit),
+            None,
+            Some(c.device.clone()),
+            c.unit,
+            Effect::ModbusTimeout {
                 probability: c.probability,
             },
+        ),
+        FaultConfig::CrcError(c) | FaultConfig::Garbled(c) => {
+            let effect = if matches!(cfg, FaultConfig::CrcError(_)) {
+                Effect::CrcError {
+                    probability: c.probability,
+                }
+            } else {
+                Effect::Garbled {
+                    probability: c.probability,
+                }
+            };
+            (
+                device_machine(&c.device, None),
+                None,
+                Some(c.device.clone()),
+                None,
+                effect,
+            )
+        }
+    };
+    let (start, end) = cfg.window();
+    Fault {
+        interval: FaultInterval {
+            id,
+            fault: cfg.kind_name(),
+            machine,
+            sensor,
+            device,
+            unit,
+            start_s: start.secs(),
+            end_s: end.map(Duration::secs),
         },
-        FaultConfig::CrcError(c) => Fault {
-            interval: interval(
-                device_machine(&c.device, None).as_deref(),
-                None,
-                Some(&c.device),
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::CrcError {
-                probability: c.probability,
-            },
-        },
-        FaultConfig::Garbled(c) => Fault {
-            interval: interval(
-                device_machine(&c.device, None).as_deref(),
-                None,
-                Some(&c.device),
-                None,
-                c.start.secs(),
-                end(c.end),
-            ),
-            effect: Effect::Garbled {
-                probability: c.probability,
-            },
-        },
+        effect,
     }
 }
 

@@ -52,6 +52,20 @@ impl FaultConfig {
             FaultConfig::Garbled(_) => "garbled",
         }
     }
+
+    /// When the fault begins and (if ever) ends, plant time.
+    pub fn window(&self) -> (Duration, Option<Duration>) {
+        match self {
+            FaultConfig::BearingWear(c) => (c.start, c.end),
+            FaultConfig::Imbalance(c) => (c.start, c.end),
+            FaultConfig::Overheating(c) => (c.start, c.end),
+            FaultConfig::Stuck(c) | FaultConfig::Dropout(c) => (c.start, c.end),
+            FaultConfig::Spikes(c) => (c.start, c.end),
+            FaultConfig::ModbusException(c) => (c.start, c.end),
+            FaultConfig::ModbusTimeout(c) => (c.start, c.end),
+            FaultConfig::CrcError(c) | FaultConfig::Garbled(c) => (c.start, c.end),
+        }
+    }
 }
 
 /// How a growing fault's severity rises over its ramp.

@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use super::{DeviceConfig, Duration, FaultConfig, Scenario, UnitConfig};
+use super::{DeviceConfig, FaultConfig, Scenario, UnitConfig};
 use crate::{registers::Table, signal::Signal};
 
 impl Scenario {
@@ -127,10 +127,11 @@ impl Scenario {
     }
 
     fn validate_fault(&self, f: &FaultConfig) -> Result<(), String> {
-        let window = |start: Duration, end: Option<Duration>| match end {
-            Some(end) if end <= start => Err("end must be after start".to_owned()),
-            _ => Ok(()),
-        };
+        if let (start, Some(end)) = f.window() {
+            if end <= start {
+                return Err("end must be after start".to_owned());
+            }
+        }
         let fraction = |name: &str, p: f64| {
             if (0.0..=1.0).contains(&p) {
                 Ok(())
@@ -158,47 +159,38 @@ impl Scenario {
         match f {
             FaultConfig::BearingWear(c) => {
                 self.known_machine(&c.machine)?;
-                fraction("severity", c.severity)?;
-                window(c.start, c.end)
+                fraction("severity", c.severity)
             }
             FaultConfig::Imbalance(c) => {
                 self.known_machine(&c.machine)?;
-                fraction("severity", c.severity)?;
-                window(c.start, c.end)
+                fraction("severity", c.severity)
             }
             FaultConfig::Overheating(c) => {
                 self.known_machine(&c.machine)?;
-                fraction("severity", c.severity)?;
-                window(c.start, c.end)
+                fraction("severity", c.severity)
             }
-            FaultConfig::Stuck(c) | FaultConfig::Dropout(c) => {
-                self.known_machine(&c.machine)?;
-                window(c.start, c.end)
-            }
+            FaultConfig::Stuck(c) | FaultConfig::Dropout(c) => self.known_machine(&c.machine),
             FaultConfig::Spikes(c) => {
                 self.known_machine(&c.machine)?;
                 if !(c.rate_per_min >= 0.0 && c.factor.is_finite()) {
                     return Err("rate_per_min must be >= 0 and factor finite".into());
                 }
-                window(c.start, c.end)
+                Ok(())
             }
             FaultConfig::ModbusException(c) => {
                 modbus_device(&c.device, c.unit)?;
-                fraction("probability", c.probability)?;
                 if c.code == 0 || c.code > 0x7F {
                     return Err(format!("exception code {} out of range", c.code));
                 }
-                window(c.start, c.end)
+                fraction("probability", c.probability)
             }
             FaultConfig::ModbusTimeout(c) => {
                 modbus_device(&c.device, c.unit)?;
-                fraction("probability", c.probability)?;
-                window(c.start, c.end)
+                fraction("probability", c.probability)
             }
             FaultConfig::CrcError(c) | FaultConfig::Garbled(c) => {
                 serial_device(&c.device)?;
-                fraction("probability", c.probability)?;
-                window(c.start, c.end)
+                fraction("probability", c.probability)
             }
         }
     }
