@@ -168,8 +168,7 @@ impl<const N: usize> Window<N> {
         self.times_ms[slot] = time_ms;
         self.count += 1;
         self.add_to_sums(time_ms, value);
-        self.push_extremes(slot, value);
-        if self.min() == self.max() {
+        if self.push_extremes(slot, value) {
             // Every sample in the window equals `value`: restart the value sums around it, so
             // that a flat window reads exactly no spread. The running sums would still hold the
             // rounding residue of the samples that left: a small made-up spread (with skewness
@@ -226,7 +225,9 @@ impl<const N: usize> Window<N> {
         time_ms as f64 - self.t0_ms as f64
     }
 
-    fn push_extremes(&mut self, slot: usize, value: f64) {
+    /// Enters `slot` in the min and max deques. Returns whether the window is flat: when no
+    /// other sample is above `value` nor below it, every sample equals it.
+    fn push_extremes(&mut self, slot: usize, value: f64) -> bool {
         while let Some(&back) = self.max_slots.back() {
             if self.values[usize::from(back)] > value {
                 break;
@@ -239,11 +240,13 @@ impl<const N: usize> Window<N> {
             }
             self.min_slots.pop_back();
         }
+        let flat = self.max_slots.is_empty() && self.min_slots.is_empty();
         // Each live slot is in each deque at most once and the deques hold at most `len <= N`
         // slots, so these pushes cannot overflow.
         let slot = slot as u16;
         let _ = self.max_slots.push_back(slot);
         let _ = self.min_slots.push_back(slot);
+        flat
     }
 
     /// Recomputes every sum exactly around the current mean and the oldest timestamp.
