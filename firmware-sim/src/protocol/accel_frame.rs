@@ -101,19 +101,19 @@ impl AccelFrame {
 
     /// The frame as it goes on the wire, delimiter included.
     pub fn encode(&self) -> Vec<u8> {
-        // Serialising a plain struct of integers and a Vec into a Vec cannot fail.
-        let mut payload = postcard::to_stdvec(self).unwrap_or_default();
-        let crc = crc32(&payload);
-        payload.extend_from_slice(&crc.to_le_bytes());
-        let mut wire = cobs_encode(&payload);
-        wire.push(DELIMITER);
-        wire
+        self.wire(false)
     }
 
     /// The frame with its CRC inverted, for injecting CRC errors; otherwise as [`Self::encode`].
     pub fn encode_with_bad_crc(&self) -> Vec<u8> {
-        let mut payload = postcard::to_stdvec(self).unwrap_or_default();
-        let crc = !crc32(&payload);
+        self.wire(true)
+    }
+
+    fn wire(&self, invert_crc: bool) -> Vec<u8> {
+        let mut payload = postcard::to_stdvec(self)
+            .expect("serialising integers and a Vec into a Vec cannot fail");
+        let crc = crc32(&payload);
+        let crc = if invert_crc { !crc } else { crc };
         payload.extend_from_slice(&crc.to_le_bytes());
         let mut wire = cobs_encode(&payload);
         wire.push(DELIMITER);
