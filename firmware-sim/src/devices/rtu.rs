@@ -22,6 +22,8 @@ use crate::protocol::rtu::{
     adu, decode_request, encode_exception, encode_response, Received, RtuFramer,
 };
 
+const WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// Line parameters of the bus.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BusTiming {
@@ -139,8 +141,11 @@ async fn serve(
             () = tokio::time::sleep(busy) => {}
         }
     }
-    if let Err(error) = pty.master.write_all(&frame).await {
-        warn!(device = %device.id(), %error, "RTU bus write failed");
+    // Nobody may be reading (a master that sent and closed): never block the bus on it.
+    match tokio::time::timeout(WRITE_TIMEOUT, pty.master.write_all(&frame)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => warn!(device = %device.id(), %error, "RTU bus write failed"),
+        Err(_) => debug!(device = %device.id(), "RTU reply dropped: nobody reads the bus"),
     }
     replies + 1
 }
