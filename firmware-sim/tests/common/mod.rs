@@ -18,14 +18,21 @@ pub fn scenario(name: &str) -> Scenario {
 /// The Python interpreter with pymodbus: `$EDGE_TEST_PYTHON`, else the workspace's
 /// `.tools/venv/bin/python`. Panics with how to install it when neither exists.
 pub fn python() -> PathBuf {
+    const HOW: &str = "Run ./scripts/setup-test-deps.sh from the workspace root \
+                       (./scripts/test.sh does it) to create .tools/venv with pymodbus.";
     if let Some(p) = std::env::var_os("EDGE_TEST_PYTHON") {
-        return PathBuf::from(p);
+        let p = PathBuf::from(p);
+        assert!(
+            p.exists(),
+            "EDGE_TEST_PYTHON={} does not exist. {HOW}",
+            p.display()
+        );
+        return p;
     }
     let venv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.tools/venv/bin/python");
     assert!(
         venv.exists(),
-        "no Python with pymodbus: EDGE_TEST_PYTHON is unset and {} does not exist. \
-         Run ./scripts/setup-test-deps.sh from the workspace root (./scripts/test.sh does it).",
+        "no Python with pymodbus: EDGE_TEST_PYTHON is unset and {} does not exist. {HOW}",
         venv.display()
     );
     venv
