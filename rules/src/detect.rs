@@ -14,6 +14,11 @@
 use crate::features::{self, Ewma, Feature};
 use crate::window::{Moments, Window};
 
+/// How far (in standard deviations) a sample must stray from the CUSUM's reference to freeze
+/// it. One sigma: in stationary noise the freeze lasts only while samples stray (and the
+/// frozen reference then equals the live one), while a drift keeps it frozen.
+pub const EXCURSION_SIGMA: f64 = 1.0;
+
 /// Which detector decided; reported with every alert transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DetectorKind {
@@ -267,8 +272,11 @@ impl DetectorState {
                     sum >= h
                 };
                 // A drift must be measured against the level before it, not against a rolling
-                // mean that follows it: the reference freezes as soon as a sum starts to grow.
-                self.after_judging(sample, &baseline, self.active || sum > 0.0);
+                // mean that follows it: the reference freezes as soon as a sum starts to grow,
+                // or a sample strays more than EXCURSION_SIGMA from it (a slow drift lags a
+                // rolling mean by less than the slack, so the sums alone would never start).
+                let excursion = self.active || sum > 0.0 || z.abs() > EXCURSION_SIGMA;
+                self.after_judging(sample, &baseline, excursion);
                 Some(Judgement {
                     active: self.active,
                     feature: Feature::Value,
