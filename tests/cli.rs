@@ -1,33 +1,14 @@
 //! `edge-agent check` and `edge-agent replay` as a user runs them: the built binary, real files.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use e2e_tests::paths;
 
-/// The `edge-agent` binary, built by cargo for this test run.
+/// Runs the built `edge-agent` in the workspace root.
 fn edge_agent(args: &[&str]) -> Output {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--quiet",
-            "-p",
-            "edge-agent",
-            "--bin",
-            "edge-agent",
-        ])
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "edge-agent builds");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    Command::new(target.join("debug/edge-agent"))
+    Command::new(paths::edge_agent_binary())
         .args(args)
-        .current_dir(workspace())
+        .current_dir(paths::workspace())
         .output()
         .expect("edge-agent runs")
 }

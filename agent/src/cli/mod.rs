@@ -1,6 +1,7 @@
 //! Subcommands of `edge-agent`.
 
 mod check;
+mod poll;
 mod replay;
 
 use std::process::ExitCode;
@@ -27,12 +28,15 @@ enum Command {
     Check(check::CheckArgs),
     /// Run recorded data (CSV) through the rules and print each alert transition as JSON.
     Replay(replay::ReplayArgs),
+    /// Read every configured Modbus device once and print each decoded value as JSON.
+    Poll(poll::PollArgs),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Replay(args) => replay::run(&args),
+        Command::Poll(args) => poll::run(&args),
     }
 }
 

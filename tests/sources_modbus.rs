@@ -1,0 +1,386 @@
+//! The agent's Modbus sources against real peers: firmware-sim over TCP and over a
+//! pseudo-terminal, and pymodbus (a Modbus implementation not written here) through
+//! `edge-agent poll --once`.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use e2e_tests::paths;
+use edge_agent::config::{self, Device};
+use edge_agent::event::{Event, EventBody, HealthState, Quality};
+use edge_agent::sources::modbus::once::poll_once;
+use edge_agent::sources::modbus::rtu::RtuBus;
+use edge_agent::sources::modbus::tcp::TcpDevice;
+use firmware_sim::{Plant, Scenario, Signal, SimClock, Simulator};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const TYPES: [(&str, f64); 6] = [
+    ("u16", 54321.0),
+    ("i16", -12345.0),
+    ("u32", 3_000_000_000.0),
+    ("i32", -2_000_000_000.0),
+    ("f32", -123.456),
+    ("f64", 98_765.432_1),
+];
+const ORDERS: [&str; 4] = ["ABCD", "CDAB", "BADC", "DCBA"];
+
+fn width(value_type: &str) -> u16 {
+    match value_type {
+        "u16" | "i16" => 1,
+        "u32" | "i32" | "f32" => 2,
+        _ => 4,
+    }
+}
+
+const MACHINE: &str = r#"
+[scenario]
+name = "sources"
+seed = 3
+speed = 1.0
+
+[[machines]]
+id = "m"
+kind = "motor"
+rpm = 1480.0
+iso_class = "II"
+load = { base = 0.8, swing = 0.1, period = "20m" }
+thermal = { ambient_c = 25.0, rise_at_full_load_c = 40.0, tau = "15m", alarm_c = 90.0 }
+"#;
+
+/// A scenario whose TCP gateway (unit 5) holds a constant of every type in every order, one
+/// after the other in holding registers, and the live temperature as an f32 in CDAB.
+fn every_type_scenario() -> (String, Vec<(String, String, String, u16, f64)>) {
+    let mut registers = Vec::new();
+    let mut layout = Vec::new();
+    let mut address = 0;
+    for (value_type, value) in TYPES {
+        for order in ORDERS {
+            registers.push(format!(
+                "{{ table = \"holding\", address = {address}, signal = \"constant\", type = \"{value_type}\", order = \"{order}\", value = {value:?} }}"
+            ));
+            let sensor = format!("c.{value_type}.{order}");
+            layout.push((
+                sensor,
+                value_type.to_string(),
+                order.to_string(),
+                address,
+                value,
+            ));
+            address += width(value_type);
+        }
+    }
+    registers.push("{ table = \"input\", address = 12, signal = \"temperature\", type = \"f32\", order = \"CDAB\" }".into());
+    let scenario = format!(
+        "{MACHINE}\n[[devices]]\nid = \"gw\"\nkind = \"modbus_tcp\"\n[[devices.units]]\nunit_id = 5\nmachine = \"m\"\nregisters = [\n  {}\n]\n",
+        registers.join(",\n  ")
+    );
+    (scenario, layout)
+}
+
+fn agent_config(devices: &str) -> Vec<Device> {
+    let text = format!("[agent]\ngateway = \"test\"\n{devices}");
+    match config::parse("test.toml", &text) {
+        Ok(config) => config.devices,
+        Err(diagnostics) => panic!("{diagnostics:?}\n{text}"),
+    }
+}
+
+#[tokio::test]
+async fn every_type_and_word_order_decodes_to_the_simulated_value() {
+    let (scenario, layout) = every_type_scenario();
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+    let clock = SimClock::manual(1800.0);
+    let mut sim = Simulator::new(plant, clock.clone());
+    let address = sim
+        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+
+    let mut registers = String::new();
+    for (sensor, value_type, order, register, _) in &layout {
+        registers.push_str(&format!(
+            "    [[device.poll.register]]\n    sensor = \"{sensor}\"\n    table = \"holding\"\n    address = {register}\n    type = \"{value_type}\"\n    order = \"{order}\"\n"
+        ));
+    }
+    registers.push_str("    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n    order = \"CDAB\"\n");
+    let devices = agent_config(&format!(
+        "[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 5\n  [[device.poll]]\n  interval = \"1s\"\n{registers}"
+    ));
+    let reports = poll_once(&devices).await;
+    assert!(reports[0].failures.is_empty(), "{:?}", reports[0].failures);
+    let read: HashMap<&str, f64> = reports[0]
+        .decoded
+        .iter()
+        .map(|d| (d.register.sensor.as_str(), d.value.value))
+        .collect();
+    for (sensor, value_type, _, _, expected) in &layout {
+        let got = read[sensor.as_str()];
+        let expected = if value_type == "f32" {
+            f64::from(*expected as f32)
+        } else {
+            *expected
+        };
+        assert_eq!(got, expected, "{sensor}");
+    }
+    let truth = match sim.plant().reading("m", Signal::Temperature, clock.now()) {
+        Some(Ok(t)) => t,
+        other => panic!("the plant has a temperature: {other:?}"),
+    };
+    assert_eq!(read["temperature"], f64::from(truth as f32));
+    sim.shutdown().await.expect("shutdown");
+}
+
+/// Collects events until `done` says so or `limit` passes; returns them all.
+async fn collect_until(
+    rx: &mut mpsc::Receiver<Event>,
+    limit: Duration,
+    mut done: impl FnMut(&[Event]) -> bool,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done(&events) {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Some(event)) => events.push(event),
+            _ => break,
+        }
+    }
+    events
+}
+
+fn good_readings_of(events: &[Event], sensor: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == sensor && r.quality == Quality::Good))
+        .count()
+}
+
+fn health_of(events: &[Event], device: &str) -> Vec<HealthState> {
+    let component = format!("device:{device}");
+    events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Health(h) if h.component == component => Some(h.state),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_rtu_bus_with_a_dead_slave_keeps_the_live_ones_at_their_rates() {
+    let register =
+        "{ table = \"input\", address = 0, signal = \"temperature\", type = \"i16\", scale = 0.1 }";
+    let scenario = format!(
+        "{MACHINE}\n[[devices]]\nid = \"bus\"\nkind = \"modbus_rtu\"\nbaud = 19200\npace = true\n\
+         [[devices.units]]\nunit_id = 1\nmachine = \"m\"\nregisters = [{register}]\n\
+         [[devices.units]]\nunit_id = 2\nmachine = \"m\"\nregisters = [{register}]\n"
+    );
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+    let mut sim = Simulator::new(plant, SimClock::scaled(1.0));
+    let pty = sim.start_rtu_pty("bus", None).await.expect("pty");
+
+    // Units 1 and 2 answer; unit 3 is not on the bus. Each is polled every 100 ms and a request
+    // times out after 150 ms: without a breaker the dead slave alone would take the whole bus.
+    let device = |unit: u8| {
+        format!(
+            "[[device]]\nid = \"slave{unit}\"\ntransport = \"rtu\"\nport = \"{}\"\nbaud = 19200\nunit = {unit}\ntimeout = \"150ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"t{unit}\"\n    table = \"input\"\n    address = 0\n    type = \"i16\"\n    scale = 0.1\n",
+            pty.display()
+        )
+    };
+    let devices = agent_config(&format!("{}{}{}", device(1), device(2), device(3)));
+    let config::Transport::Rtu(line) = devices[0].transport.clone() else {
+        panic!("rtu")
+    };
+    let bus = RtuBus::new(line, devices);
+    let counters = bus.counters();
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(bus.run(tx, shutdown.clone()));
+
+    let run_for = Duration::from_secs(4);
+    let events = collect_until(&mut rx, run_for, |_| false).await;
+    shutdown.cancel();
+    task.await.expect("bus task");
+
+    // 4 s at 10 Hz is 40 polls each; the dead slave costs at most a few timeouts.
+    let (t1, t2) = (
+        good_readings_of(&events, "t1"),
+        good_readings_of(&events, "t2"),
+    );
+    assert!(
+        t1 >= 30 && t2 >= 30,
+        "live slaves fell behind: {t1} and {t2} readings in 4 s"
+    );
+    assert_eq!(good_readings_of(&events, "t3"), 0);
+    assert_eq!(
+        health_of(&events, "slave3").last(),
+        Some(&HealthState::Offline)
+    );
+    assert_eq!(health_of(&events, "slave1"), vec![HealthState::Online]);
+    let utilisation = counters.utilisation();
+    assert!(
+        utilisation > 0.0 && utilisation < 1.0,
+        "utilisation {utilisation}"
+    );
+    sim.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test]
+async fn a_device_that_restarts_is_picked_up_again() {
+    let register =
+        "{ table = \"input\", address = 0, signal = \"temperature\", type = \"i16\", scale = 0.1 }";
+    let scenario = format!("{MACHINE}\n[[devices]]\nid = \"gw\"\nkind = \"modbus_tcp\"\n[[devices.units]]\nunit_id = 1\nmachine = \"m\"\nregisters = [{register}]\n");
+    let start = |address: std::net::SocketAddr| {
+        let scenario = scenario.clone();
+        async move {
+            let plant =
+                Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+            let mut sim = Simulator::new(plant, SimClock::scaled(1.0));
+            let bound = sim.start_modbus_tcp("gw", address).await.expect("start");
+            (sim, bound)
+        }
+    };
+    let (sim, address) = start("127.0.0.1:0".parse().expect("addr")).await;
+    let devices = agent_config(&format!(
+        "[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\ntimeout = \"200ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"t\"\n    table = \"input\"\n    address = 0\n    type = \"i16\"\n    scale = 0.1\n"
+    ));
+    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+
+    let first = collect_until(&mut rx, Duration::from_secs(5), |e| {
+        good_readings_of(e, "t") >= 3
+    })
+    .await;
+    assert!(
+        good_readings_of(&first, "t") >= 3,
+        "no readings before the restart"
+    );
+
+    sim.shutdown().await.expect("shutdown");
+    let down = collect_until(&mut rx, Duration::from_secs(5), |e| {
+        health_of(e, "gw").contains(&HealthState::Offline)
+    })
+    .await;
+    assert_eq!(
+        health_of(&down, "gw").last(),
+        Some(&HealthState::Offline),
+        "{down:?}"
+    );
+
+    let (sim, _) = start(address).await;
+    let back = collect_until(&mut rx, Duration::from_secs(10), |e| {
+        good_readings_of(e, "t") >= 3
+    })
+    .await;
+    assert!(
+        good_readings_of(&back, "t") >= 3,
+        "not picked up again: {back:?}"
+    );
+    assert_eq!(health_of(&back, "gw").last(), Some(&HealthState::Online));
+    shutdown.cancel();
+    task.await.expect("device task");
+    sim.shutdown().await.expect("shutdown");
+}
+
+/// A pymodbus server, killed when dropped.
+struct PyModbus(Child);
+
+impl PyModbus {
+    fn start(port: u16, specs: &[String]) -> Self {
+        let script = paths::workspace().join("tests/peers/pymodbus_server.py");
+        let mut child = Command::new(paths::python())
+            .arg(script)
+            .arg(port.to_string())
+            .args(specs)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start pymodbus");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).expect("read");
+        assert_eq!(line.trim(), "ready", "pymodbus did not start");
+        Self(child)
+    }
+}
+
+impl Drop for PyModbus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn poll_once_decodes_what_a_pymodbus_server_holds_in_every_type_and_order() {
+    let mut types: Vec<(&str, f64)> = TYPES.to_vec();
+    types.extend([("u64", 1_234_567_890_123.0), ("i64", -9_876_543_210_987.0)]);
+    let mut specs = Vec::new();
+    let mut registers = String::new();
+    let mut expected = HashMap::new();
+    let mut address = 0;
+    for (value_type, value) in &types {
+        for order in ORDERS {
+            specs.push(format!("{value_type}:{order}:{value}"));
+            let sensor = format!("p.{value_type}.{order}");
+            registers.push_str(&format!(
+                "    [[device.poll.register]]\n    sensor = \"{sensor}\"\n    table = \"holding\"\n    address = {address}\n    type = \"{value_type}\"\n    order = \"{order}\"\n"
+            ));
+            let value = if *value_type == "f32" {
+                f64::from(*value as f32)
+            } else {
+                *value
+            };
+            expected.insert(sensor, value);
+            address += width(value_type);
+        }
+    }
+    let port = paths::free_port();
+    let _server = PyModbus::start(port, &specs);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("agent.toml");
+    let config_text = format!(
+        "[agent]\ngateway = \"test\"\n[[device]]\nid = \"py\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:{port}\"\n  [[device.poll]]\n  interval = \"1s\"\n{registers}"
+    );
+    std::fs::write(&config, config_text).expect("write config");
+    let out = Command::new(paths::edge_agent_binary())
+        .args(["poll", "--config", &config.display().to_string(), "--once"])
+        .output()
+        .expect("run poll");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .collect();
+    assert_eq!(lines.len(), expected.len());
+    for line in &lines {
+        let sensor = line["sensor"].as_str().expect("sensor");
+        assert_eq!(line["value"].as_f64(), Some(expected[sensor]), "{line}");
+        assert_eq!(line["quality"], "good");
+    }
+
+    // A device that cannot be reached: non-zero exit, and the reason.
+    let closed = paths::free_port();
+    let unreachable = format!(
+        "[agent]\ngateway = \"test\"\n[[device]]\nid = \"gone\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:{closed}\"\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"1s\"\n    [[device.poll.register]]\n    sensor = \"x\"\n    table = \"input\"\n    address = 0\n"
+    );
+    std::fs::write(&config, unreachable).expect("write config");
+    let out = Command::new(paths::edge_agent_binary())
+        .args(["poll", "--config", &config.display().to_string(), "--once"])
+        .output()
+        .expect("run poll");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("device gone") && stderr.contains("unread: x"),
+        "{stderr}"
+    );
+}
