@@ -5,6 +5,8 @@
 
 pub mod config;
 pub mod event;
+pub mod mqtt;
+pub mod pipeline;
 pub mod replay;
 pub mod rule_files;
 pub mod sources;

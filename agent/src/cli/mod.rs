@@ -3,6 +3,8 @@
 mod check;
 mod poll;
 mod replay;
+mod run;
+mod spool;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,11 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Read every configured Modbus device once and print each decoded value as JSON.
     Poll(poll::PollArgs),
+    /// Run the agent: sources, rules, spool and sink, until Ctrl-C or SIGTERM.
+    Run(run::RunArgs),
+    /// Look into the store-and-forward spool.
+    #[command(subcommand)]
+    Spool(spool::SpoolCommand),
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -37,6 +44,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => check::run(&args),
         Command::Replay(args) => replay::run(&args),
         Command::Poll(args) => poll::run(&args),
+        Command::Run(args) => run::run(&args),
+        Command::Spool(command) => spool::run(&command),
     }
 }
 

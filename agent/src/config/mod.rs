@@ -47,6 +47,16 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
     if let Err(error) = def.spool.validate() {
         report.error(0..0, format!("[spool]: {error}"));
     }
+    if let Some(mqtt) = &def.mqtt {
+        if let Err(error) =
+            toml::Value::Table(mqtt.get_ref().clone()).try_into::<crate::mqtt::MqttConfig>()
+        {
+            report.error(
+                mqtt.span(),
+                format!("[mqtt]: {}", error.message().trim_end()),
+            );
+        }
+    }
     let mut sensors = validate::SensorIds::default();
     let mut device_ids = HashSet::new();
     let mut devices = Vec::new();
@@ -82,9 +92,10 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
         gateway: gateway.get_ref().clone(),
         data_dir: PathBuf::from(def.agent.data_dir.as_deref().unwrap_or(DEFAULT_DATA_DIR)),
         rules: def.agent.rules.iter().map(PathBuf::from).collect(),
+        forward_readings: def.agent.forward_readings.unwrap_or(true),
         devices: devices.into_iter().map(|(_, d)| d).collect(),
         streams: streams.into_iter().map(|(_, s)| s).collect(),
         spool: def.spool,
-        mqtt: def.mqtt,
+        mqtt: def.mqtt.map(|m| m.into_inner()),
     })
 }

@@ -15,10 +15,12 @@ pub struct AgentConfig {
     pub data_dir: PathBuf,
     /// Rule files or folders, on top of the embedded default rules.
     pub rules: Vec<PathBuf>,
+    /// Whether every reading is sent, or only features, alerts and health.
+    pub forward_readings: bool,
     pub devices: Vec<Device>,
     pub streams: Vec<Stream>,
     pub spool: SpoolConfig,
-    /// The `[mqtt]` section, validated by the MQTT sink's own config type.
+    /// The `[mqtt]` section (validated as an `MqttConfig`); without it, events go to stdout.
     pub mqtt: Option<toml::Table>,
 }
 

@@ -12,9 +12,9 @@ pub(super) struct FileDef {
     pub agent: AgentDef,
     #[serde(default)]
     pub spool: SpoolConfig,
-    /// Validated by the MQTT sink's own config type when the agent starts it.
+    /// Validated with the MQTT sink's own config type.
     #[serde(default)]
-    pub mqtt: Option<toml::Table>,
+    pub mqtt: Option<Spanned<toml::Table>>,
     #[serde(default, rename = "device")]
     pub devices: Vec<Spanned<DeviceDef>>,
     #[serde(default, rename = "stream")]
@@ -29,6 +29,8 @@ pub(super) struct AgentDef {
     pub data_dir: Option<String>,
     #[serde(default)]
     pub rules: Vec<String>,
+    #[serde(default)]
+    pub forward_readings: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]

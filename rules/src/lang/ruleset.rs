@@ -13,6 +13,7 @@ use crate::engine::{
     CapacityError, Counters, Rejection, RuleSpec, SensorEngine, SensorSpec, Transition,
     MAX_RULES_PER_SENSOR,
 };
+use crate::features::{self, Feature};
 
 /// A rule as applied to one sensor, with its lineage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,6 +205,11 @@ impl SensorRunner {
     pub fn counters(&self) -> Counters {
         self.inner.counters()
     }
+
+    /// The current value of `feature` over the sensor's window; `None` while undefined.
+    pub fn feature(&self, feature: Feature) -> Option<f64> {
+        self.inner.feature(feature)
+    }
 }
 
 trait Run: Send {
@@ -214,6 +220,7 @@ trait Run: Send {
         emit: &mut dyn FnMut(Transition),
     ) -> Result<(), Rejection>;
     fn counters(&self) -> Counters;
+    fn feature(&self, feature: Feature) -> Option<f64>;
 }
 
 struct Sized<const N: usize> {
@@ -242,5 +249,10 @@ impl<const N: usize> Run for Sized<N> {
 
     fn counters(&self) -> Counters {
         self.engine.counters()
+    }
+
+    fn feature(&self, feature: Feature) -> Option<f64> {
+        let (_, latest) = self.engine.window().iter().last()?;
+        features::read(feature, self.engine.window(), self.engine.ewma(), latest)
     }
 }
