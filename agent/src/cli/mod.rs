@@ -62,3 +62,16 @@ pub fn init_tracing(verbose: u8) {
         .with_writer(std::io::stderr)
         .init();
 }
+
+/// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and
+/// gives the exit code to leave with.
+pub(crate) fn load_config(
+    path: &std::path::Path,
+) -> Result<edge_agent::config::AgentConfig, ExitCode> {
+    edge_agent::config::load(path).map_err(|diagnostics| {
+        for diagnostic in &diagnostics {
+            eprintln!("{diagnostic}");
+        }
+        ExitCode::from(2)
+    })
+}

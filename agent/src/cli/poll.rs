@@ -6,7 +6,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::config;
 use edge_agent::event::wire::format_ts;
 use edge_agent::sources::modbus::once::{poll_once, Decoded};
 
@@ -21,14 +20,9 @@ pub struct PollArgs {
 }
 
 pub fn run(args: &PollArgs) -> anyhow::Result<ExitCode> {
-    let config = match config::load(&args.config) {
+    let config = match super::load_config(&args.config) {
         Ok(config) => config,
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{diagnostic}");
-            }
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::{config, pipeline};
+use edge_agent::pipeline;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -16,14 +16,9 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let config = match config::load(&args.config) {
+    let config = match super::load_config(&args.config) {
         Ok(config) => config,
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{diagnostic}");
-            }
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     // Two workers: a gateway has few cores, and sled and serial I/O run on blocking threads.
     let runtime = tokio::runtime::Builder::new_multi_thread()

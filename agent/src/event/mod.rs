@@ -122,6 +122,26 @@ pub enum HealthState {
     Offline,
 }
 
+impl Event {
+    /// A health event of `component` at `ts_ms`.
+    pub fn health(
+        ts_ms: i64,
+        component: impl Into<String>,
+        state: HealthState,
+        detail: impl Into<String>,
+    ) -> Self {
+        let health = Health {
+            component: component.into(),
+            state,
+            detail: detail.into(),
+        };
+        Self {
+            ts_ms,
+            body: EventBody::Health(health),
+        }
+    }
+}
+
 impl Alert {
     /// The event of one engine transition of `plan`'s sensor.
     pub fn from_transition(

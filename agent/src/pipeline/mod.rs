@@ -29,7 +29,7 @@ use tracing::{error, info, warn};
 pub use rules_stage::RulesStage;
 
 use crate::config::{AgentConfig, Transport};
-use crate::event::{Event, EventBody, Health, HealthState};
+use crate::event::{Event, HealthState};
 use crate::sources::modbus::rtu::RtuBus;
 use crate::sources::modbus::tcp::TcpDevice;
 use crate::sources::now_ms;
@@ -62,14 +62,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             aside.reason,
             aside.to.display()
         );
-        let health = Event {
-            ts_ms: now_ms(),
-            body: EventBody::Health(Health {
-                component: "spool".into(),
-                state: HealthState::Degraded,
-                detail,
-            }),
-        };
+        let health = Event::health(now_ms(), "spool", HealthState::Degraded, detail);
         spool_tx.send(health).await.ok();
     }
 

@@ -14,20 +14,11 @@ use tracing::warn;
 
 use crate::event::{Alert, Event, EventBody, FeatureSet, Quality};
 
-/// The features sent in a `features` event.
-const SENT_FEATURES: [Feature; 11] = [
-    Feature::Mean,
-    Feature::Std,
-    Feature::Min,
-    Feature::Max,
-    Feature::Rms,
-    Feature::Peak,
-    Feature::PeakToPeak,
-    Feature::CrestFactor,
-    Feature::Kurtosis,
-    Feature::Skewness,
-    Feature::RatePerMin,
-];
+/// Whether a feature goes into a `features` event: every window feature. `value` is the
+/// reading itself, and `ewma` is not a window feature.
+fn is_sent(feature: Feature) -> bool {
+    !matches!(feature, Feature::Value | Feature::Ewma)
+}
 
 struct Sensor {
     plan: SensorPlan,
@@ -116,9 +107,10 @@ impl RulesStage {
         sensor.samples_since_features += 1;
         if sensor.samples_since_features >= sensor.plan.spec.window {
             sensor.samples_since_features = 0;
-            let values = SENT_FEATURES
-                .iter()
-                .filter_map(|&f| sensor.runner.feature(f).map(|v| (f.name().to_string(), v)))
+            let values = Feature::ALL
+                .into_iter()
+                .filter(|&f| is_sent(f))
+                .filter_map(|f| sensor.runner.feature(f).map(|v| (f.name().to_string(), v)))
                 .collect();
             let features = FeatureSet {
                 sensor: sensor_id,

@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, Notify};
 use tokio::time::Instant;
 use tracing::{error, warn};
 
-use crate::event::{Event, EventBody, Health, HealthState};
+use crate::event::{Event, EventBody, HealthState};
 use crate::sources::now_ms;
 use crate::spool::{Priority, SharedSpool, SpoolError};
 
@@ -57,14 +57,7 @@ pub async fn run(spool: SharedSpool, mut events: mpsc::Receiver<Event>, sink: Ar
             let detail = format!(
                 "spool full: dropped {telemetry} telemetry and {alerts} alert records to make room"
             );
-            let health = Event {
-                ts_ms: now_ms(),
-                body: EventBody::Health(Health {
-                    component: "spool".into(),
-                    state: HealthState::Degraded,
-                    detail,
-                }),
-            };
+            let health = Event::health(now_ms(), "spool", HealthState::Degraded, detail);
             append_with_backpressure(&spool, &[health]).await;
             last_report = Some(Instant::now());
         }

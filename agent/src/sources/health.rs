@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use tracing::{info, warn};
 
-use crate::event::{Event, EventBody, Health, HealthState};
+use crate::event::{Event, HealthState};
 
 /// Consecutive link failures after which a device is offline.
 pub const OFFLINE_AFTER: u32 = 3;
@@ -160,21 +160,14 @@ impl DeviceHealth {
             return None;
         }
         self.state = Some(state);
-        let health = Health {
-            component: self.component.clone(),
-            state,
-            detail,
-        };
-        Some(Event {
-            ts_ms: now_ms,
-            body: EventBody::Health(health),
-        })
+        Some(Event::health(now_ms, self.component.clone(), state, detail))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::EventBody;
 
     fn state_of(event: Option<Event>) -> Option<HealthState> {
         event.map(|e| match e.body {

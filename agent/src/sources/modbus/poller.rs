@@ -3,7 +3,10 @@
 //! from link failures (tokio-modbus's `Result<Result<T, ExceptionCode>, Error>`), values
 //! decoded as configured.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio_modbus::client::{Context, Reader};
 
@@ -11,6 +14,20 @@ use super::decode;
 use super::plan::{plan_reads, Read};
 use crate::config::{PollGroup, Register, Table};
 use crate::sources::health::Failure;
+
+/// When a group polled at `due` is due next: one interval later, or, if that is already past
+/// (the device or bus is too slow for the interval), one interval from now, counted as an
+/// overrun: a poll that fell behind skips ahead rather than bursting to catch up.
+pub fn next_due(due: Instant, interval: Duration, overruns: &AtomicU64) -> Instant {
+    let next = due + interval;
+    let now = Instant::now();
+    if next < now {
+        overruns.fetch_add(1, Ordering::Relaxed);
+        now + interval
+    } else {
+        next
+    }
+}
 
 /// A poll group with its reads planned once.
 #[derive(Debug, Clone)]

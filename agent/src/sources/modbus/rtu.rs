@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
 use super::breaker::Breaker;
-use super::poller::{poll_group, PlannedGroup};
+use super::poller::{next_due, poll_group, PlannedGroup};
 use super::{connect, readings};
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
@@ -238,17 +238,7 @@ impl RtuBus {
                 warn!(device = %slave.device.id, unit = slave.device.unit, "slave stopped answering: paused so the rest of the bus keeps its rates");
             }
         }
-        let next = when + group.interval;
-        slave.due[g] = if next < Instant::now() {
-            slave
-                .health
-                .counters
-                .overruns
-                .fetch_add(1, Ordering::Relaxed);
-            Instant::now() + group.interval
-        } else {
-            next
-        };
+        slave.due[g] = next_due(when, group.interval, &slave.health.counters.overruns);
         send_all(out, events).await.then_some(link_broke)
     }
 }

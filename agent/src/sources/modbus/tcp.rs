@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
-use super::poller::{poll_group, PlannedGroup};
+use super::poller::{next_due, poll_group, PlannedGroup};
 use super::{connect, readings};
 use crate::config::{Device, Transport};
 use crate::event::Event;
@@ -139,18 +139,7 @@ impl TcpDevice {
                 return true;
             }
             self.backoff.reset();
-            // The next poll is one interval after this one was due; a poll that fell a whole
-            // interval behind skips ahead (and is counted) rather than bursting to catch up.
-            let next = when + group.interval;
-            due[index] = if next < Instant::now() {
-                self.health
-                    .counters
-                    .overruns
-                    .fetch_add(1, Ordering::Relaxed);
-                Instant::now() + group.interval
-            } else {
-                next
-            };
+            due[index] = next_due(when, group.interval, &self.health.counters.overruns);
         }
     }
 }
