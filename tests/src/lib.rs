@@ -1,5 +1,10 @@
 //! Shared helpers for the end-to-end tests: locating the built binaries, the shipped files
-//! and the data sets, and scoring the rules against labelled recordings.
+//! and the data sets, scoring the rules against labelled recordings, and a real Mosquitto
+//! with what the MQTT tests need around it (a subscriber, a TCP proxy, a spool and the sink).
 
 pub mod paths;
+pub mod mosquitto;
+pub mod mqtt_fixture;
+pub mod mqtt_subscriber;
 pub mod skab;
+pub mod tcp_proxy;
