@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod health;
 pub mod modbus;
+pub mod serial;
 
 /// Wall-clock now in Unix milliseconds: the timestamp of a reading taken now.
 pub fn now_ms() -> i64 {

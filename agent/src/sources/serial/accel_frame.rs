@@ -21,6 +21,7 @@ use serde::Deserialize;
 use thiserror::Error;
 
 use super::cobs::{self, CobsError};
+use super::delimited::{Delimited, Piece};
 
 /// The only version this decoder reads.
 pub const VERSION: u8 = 1;
@@ -134,11 +135,8 @@ pub fn decode_frame(decoded: &[u8]) -> Result<AccelFrame, FrameError> {
 /// Cuts a byte stream into frames; see the module docs for its invariants.
 #[derive(Debug)]
 pub struct Deframer {
-    /// Encoded bytes of the frame in progress (never a delimiter).
-    pending: Vec<u8>,
-    /// The frame in progress grew too long: drop bytes up to the next delimiter.
-    discarding: bool,
-    max_encoded: usize,
+    /// Encoded bytes of the frame in progress, up to the cap.
+    pieces: Delimited,
     /// Scratch for COBS decoding, kept to avoid an allocation per frame.
     decoded: Vec<u8>,
 }
@@ -152,53 +150,33 @@ impl Default for Deframer {
 impl Deframer {
     /// A deframer that refuses frames longer than `max_encoded` bytes (at least 5).
     pub fn new(max_encoded: usize) -> Self {
-        let max_encoded = max_encoded.max(5);
         Self {
-            pending: Vec::with_capacity(max_encoded.min(4096)),
-            discarding: false,
-            max_encoded,
+            pieces: Delimited::new(max_encoded.max(5)),
             decoded: Vec::new(),
         }
     }
 
     /// Forgets the frame in progress (after the port was reopened).
     pub fn reset(&mut self) {
-        self.pending.clear();
-        self.discarding = false;
+        self.pieces.reset();
     }
 
     /// Feeds bytes; calls `on_frame` once per frame or dropped frame completed by them.
-    pub fn push(&mut self, mut bytes: &[u8], mut on_frame: impl FnMut(Result<AccelFrame, FrameError>)) {
-        while !bytes.is_empty() {
-            let (body, ended) = match bytes.iter().position(|&b| b == DELIMITER) {
-                Some(at) => (&bytes[..at], Some(at + 1)),
-                None => (bytes, None),
-            };
-            if !self.discarding {
-                if self.pending.len() + body.len() > self.max_encoded {
-                    self.pending.clear();
-                    self.discarding = true;
-                    on_frame(Err(FrameError::Oversize {
-                        limit: self.max_encoded,
-                    }));
-                } else {
-                    self.pending.extend_from_slice(body);
-                }
-            }
-            let Some(next) = ended else { return };
-            bytes = &bytes[next..];
-            if self.discarding {
-                self.discarding = false;
-            } else if !self.pending.is_empty() {
-                on_frame(self.finish());
-                self.pending.clear();
-            }
-        }
-    }
-
-    fn finish(&mut self) -> Result<AccelFrame, FrameError> {
-        cobs::decode_into(&self.pending, &mut self.decoded)?;
-        decode_frame(&self.decoded)
+    pub fn push(&mut self, bytes: &[u8], mut on_frame: impl FnMut(Result<AccelFrame, FrameError>)) {
+        let limit = self.pieces.max();
+        let decoded = &mut self.decoded;
+        self.pieces.push(
+            bytes,
+            |b| b == DELIMITER,
+            |piece| {
+                on_frame(match piece {
+                    Piece::Complete(encoded) => cobs::decode_into(encoded, decoded)
+                        .map_err(FrameError::from)
+                        .and_then(|()| decode_frame(decoded)),
+                    Piece::Overlong => Err(FrameError::Oversize { limit }),
+                })
+            },
+        );
     }
 
     /// Convenience for tests and tools: every result of `push` in a `Vec`.
@@ -286,7 +264,9 @@ mod tests {
 
     #[test]
     fn bytes_after_the_samples_make_a_frame_malformed() {
-        let mut payload = vec![0x01, 0x07, 0xe0, 0x01, 0x80, 0x19, 0xe8, 0x07, 0x00, 0x00, 0x55];
+        let mut payload = vec![
+            0x01, 0x07, 0xe0, 0x01, 0x80, 0x19, 0xe8, 0x07, 0x00, 0x00, 0x55,
+        ];
         let crc = cobs::crc32(&payload);
         payload.extend_from_slice(&crc.to_le_bytes());
         let err = decode_frame(&payload).expect_err("trailing byte");

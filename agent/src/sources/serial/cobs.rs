@@ -135,10 +135,7 @@ mod tests {
             })
         );
         assert_eq!(decode(&[]), Err(CobsError::Empty));
-        assert_eq!(
-            decode(&[0x02, 0x00]),
-            Err(CobsError::ZeroInside { at: 1 })
-        );
+        assert_eq!(decode(&[0x02, 0x00]), Err(CobsError::ZeroInside { at: 1 }));
     }
 
     #[test]

@@ -13,6 +13,7 @@
 //! | file | job |
 //! |---|---|
 //! | [`cobs`] | COBS decoding and CRC-32/ISO-HDLC |
+//! | [`delimited`] | a byte stream cut at delimiters, with a cap: frames and lines alike |
 //! | [`accel_frame`] | the frame struct, one frame's checks, the streaming deframer |
 //! | [`features`] | exact per-axis window sums and the features read off them |
 //! | [`windows`] | tumbling windows over frames: which samples form a window, its events |
@@ -39,6 +40,7 @@ pub mod accel_frame;
 pub mod cobs;
 pub mod counters;
 pub mod decoder;
+pub mod delimited;
 pub mod features;
 pub mod sample_clock;
 pub mod stream;
