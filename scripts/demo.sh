@@ -16,7 +16,8 @@ work=$(mktemp -d)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 
 target/release/firmware-sim --scenario firmware-sim/scenarios/demo.toml \
-  --modbus-tcp "gateway=127.0.0.1:$port" --rtu-link "$work/rtu" --truth "$work/truth.jsonl" \
+  --modbus-tcp "gateway=127.0.0.1:$port" --rtu-link "$work/rtu" \
+  --serial-link "accel-motor=$work/accel" --serial-link "temp-pump=$work/probe" --truth "$work/truth.jsonl" \
   > "$work/firmware-sim.log" 2>&1 &
 sim=$!
 trap 'kill $sim 2>/dev/null || true; wait $sim 2>/dev/null || true' EXIT
@@ -24,6 +25,7 @@ for _ in $(seq 50); do grep -q '^ready' "$work/firmware-sim.log" && break; sleep
 grep -q '^ready' "$work/firmware-sim.log" || { cat "$work/firmware-sim.log" >&2; exit 1; }
 
 sed -e "s#@TCP@#127.0.0.1:$port#" -e "s#@RTU@#$work/rtu#" -e "s#@DATA@#$work/data#" \
+    -e "s#@ACCEL@#$work/accel#" -e "s#@PROBE@#$work/probe#" \
     -e "s#@RULES@#$PWD/rules#" deploy/demo/agent.toml.in > "$work/agent.toml"
 
 echo "demo: plant and agent running for ${seconds}s; events below (work dir $work)" >&2

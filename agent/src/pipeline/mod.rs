@@ -33,6 +33,7 @@ use crate::event::{Event, HealthState};
 use crate::sources::modbus::rtu::RtuBus;
 use crate::sources::modbus::tcp::TcpDevice;
 use crate::sources::now_ms;
+use crate::sources::serial::StreamSource;
 use crate::spool::{self, SharedSpool, Spool};
 use crate::{mqtt, rule_files};
 
@@ -143,14 +144,16 @@ fn start_sources(
     for (line, devices) in buses.into_values() {
         tracker.spawn(RtuBus::new(line, devices).run(out.clone(), stop.clone()));
     }
-    if !config.streams.is_empty() {
-        warn!(
-            streams = config.streams.len(),
-            "serial streams are configured but not started by this build"
-        );
+    for stream in &config.streams {
+        match StreamSource::new(stream.clone()) {
+            Ok(source) => {
+                tracker.spawn(source.run(out.clone(), stop.clone()));
+            }
+            // The config validation refuses what the decoder would; this is belt and braces.
+            Err(e) => error!(stream = %stream.id, error = %e, "serial stream not started"),
+        }
     }
 }
-
 type SinkTask = tokio::task::JoinHandle<()>;
 
 fn start_sink(
