@@ -79,6 +79,10 @@ pub(crate) struct Driver {
     pub drain_deadline: Option<Instant>,
     /// The last read returned less than asked: wait for a wake-up or a tick.
     pub drained: bool,
+    /// When a drained sink looks at the spool again without a wake-up: a
+    /// fixed instant, so that a stream of other events does not postpone it.
+    pub recheck_at: Instant,
+    idle_poll: Duration,
     pub op: Option<PendingOp>,
     pub stats: SinkStatsHandle,
     pub stats_due: Instant,
@@ -100,6 +104,7 @@ impl Driver {
         encoder: Encoder,
         status_topic: String,
         max_inflight: usize,
+        idle_poll: Duration,
         stats: SinkStatsHandle,
         backoff: Backoff,
     ) -> Self {
@@ -119,6 +124,8 @@ impl Driver {
             draining: false,
             drain_deadline: None,
             drained: false,
+            recheck_at: Instant::now(),
+            idle_poll,
             op: None,
             stats,
             stats_due: Instant::now(),
@@ -224,6 +231,9 @@ impl Driver {
             return Ok(());
         }
         self.drained = reply.records.len() < requested;
+        if self.drained {
+            self.recheck_at = Instant::now() + self.idle_poll;
+        }
         for record in reply.records {
             if !self.publish_record(&record) {
                 break;

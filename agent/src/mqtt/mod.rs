@@ -57,8 +57,11 @@
 //!    once per connection (the spool hands it out once per rewind, and a
 //!    rewind happens only after a lost connection, when nothing of the new
 //!    connection is in flight). It is published again only if its PUBACK was
-//!    not received on the connection that sent it. Receivers deduplicate by
-//!    (gateway, seq).
+//!    not received on the connection that sent it. (One more case rewinds
+//!    within a connection: rumqttc refusing a publish request, which the
+//!    channel's capacity, `max_inflight + 4`, rules out; the records in
+//!    flight are then sent twice, still with their seq.) Receivers
+//!    deduplicate by (gateway, seq).
 //! 4. **Bounded in flight**: at most `max_inflight` QoS 1 publishes (status
 //!    messages included) between request and PUBACK; a batch never asks the
 //!    spool for more than the room left. rumqttc's own `inflight` is set to

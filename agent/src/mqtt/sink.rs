@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Outgoing};
 use tokio::sync::Notify;
-use tokio::time::{sleep, sleep_until, timeout_at, Instant};
+use tokio::time::{sleep_until, timeout_at, Instant};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
@@ -145,7 +145,6 @@ impl MqttSink {
         let (client, mut eventloop) = AsyncClient::new(self.options, capacity);
         eventloop.set_network_options(self.network);
         let wake = self.wake;
-        let idle_poll = self.idle_poll;
         let grace = self.shutdown_grace;
         let mut d = Driver::new(
             client,
@@ -153,6 +152,7 @@ impl MqttSink {
             self.encoder,
             self.status_topic,
             self.max_inflight,
+            self.idle_poll,
             self.stats,
             Backoff::new(self.reconnect_min, self.reconnect_max, seed),
         );
@@ -171,6 +171,7 @@ impl MqttSink {
                     d.maybe_start_op();
                     let (draining, op_running) = (d.draining, d.op.is_some());
                     let idle_wait = d.drained && !draining;
+                    let recheck_at = d.recheck_at;
                     let deadline = d.drain_deadline.unwrap_or_else(Instant::now);
                     let stats_due = d.stats_due;
                     tokio::select! {
@@ -187,7 +188,7 @@ impl MqttSink {
                         done = op_done(&mut d.op), if op_running => d.on_op_done(done)?,
                         result = &mut step => break Outcome::Polled(result),
                         _ = wake.notified(), if idle_wait => d.drained = false,
-                        _ = sleep(idle_poll), if idle_wait => d.drained = false,
+                        _ = sleep_until(recheck_at), if idle_wait => d.drained = false,
                         _ = sleep_until(stats_due), if !op_running => {}
                     }
                 }
