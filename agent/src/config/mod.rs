@@ -48,13 +48,8 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
         report.error(0..0, format!("[spool]: {error}"));
     }
     if let Some(mqtt) = &def.mqtt {
-        if let Err(error) =
-            toml::Value::Table(mqtt.get_ref().clone()).try_into::<crate::mqtt::MqttConfig>()
-        {
-            report.error(
-                mqtt.span(),
-                format!("[mqtt]: {}", error.message().trim_end()),
-            );
+        if let Err(error) = crate::mqtt::MqttConfig::from_table(mqtt.get_ref().clone()) {
+            report.error(mqtt.span(), error.to_string());
         }
     }
     let mut sensors = validate::SensorIds::default();

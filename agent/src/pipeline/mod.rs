@@ -172,9 +172,7 @@ fn start_sink(
         ));
         return Ok((waker, task));
     };
-    let mqtt_config: mqtt::MqttConfig = toml::Value::Table(table.clone())
-        .try_into()
-        .context("[mqtt]")?;
+    let mqtt_config = mqtt::MqttConfig::from_table(table.clone()).context("[mqtt]")?;
     let sink = mqtt::MqttSink::new(&mqtt_config, &config.gateway, spool).context("[mqtt]")?;
     let waker = sink.waker();
     let task = tokio::spawn(async move {
