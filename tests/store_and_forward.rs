@@ -46,6 +46,10 @@ registers = [
 "#;
 
 fn agent_config(modbus: &str, broker_port: u16, data_dir: &Path) -> String {
+    agent_config_with(modbus, broker_port, data_dir, "")
+}
+
+fn agent_config_with(modbus: &str, broker_port: u16, data_dir: &Path, spool: &str) -> String {
     let mut registers = String::new();
     for (i, sensor) in ["velocity", "temperature", "accel", "load"]
         .iter()
@@ -61,7 +65,7 @@ fn agent_config(modbus: &str, broker_port: u16, data_dir: &Path) -> String {
 gateway = "sf"
 data_dir = "{data}"
 forward_readings = true
-
+{spool}
 [mqtt]
 host = "127.0.0.1"
 port = {broker_port}
@@ -208,6 +212,79 @@ async fn no_event_is_lost_across_broker_outages_and_kill_9_of_the_agent() -> Res
         kinds.contains("reading") && kinds.contains("health"),
         "{kinds:?}"
     );
+    consumer.disconnect().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_keeps_the_agent_running_drops_the_oldest_telemetry_and_says_so() -> Result<()>
+{
+    let dir = tempfile::tempdir()?;
+    let mut broker = Mosquitto::start().await?;
+    let consumer = Subscriber::connect(broker.port(), "dashboard", "edge/#", false).await?;
+    broker.stop().await?; // the link is down from the start
+
+    let plant = Plant::from_scenario(Scenario::from_toml_str(SCENARIO)?, None);
+    let mut sim = Simulator::new(plant, SimClock::scaled(60.0));
+    let modbus = sim.start_modbus_tcp("gw", "127.0.0.1:0".parse()?).await?;
+    let data_dir = dir.path().join("data");
+    let config = dir.path().join("agent.toml");
+    // Room for a few hundred events: the readings of a few seconds.
+    let small = "[spool]\nmax_bytes = 65536\nfull_policy = \"drop_oldest_telemetry\"\n";
+    std::fs::write(
+        &config,
+        agent_config_with(&modbus.to_string(), broker.port(), &data_dir, small),
+    )?;
+    let log = dir.path().join("agent.log");
+    let mut agent = Agent::start(&config, &log)?;
+
+    let spool_dir = spool::dir_in(&data_dir);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let dropped = loop {
+        sleep(Duration::from_millis(500)).await;
+        let stats = spool::inspect(&spool_dir)?.stats;
+        let dropped = stats.drops.full.total();
+        if dropped > 0 && stats.pending_bytes.total() <= 65536 {
+            break dropped;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "nothing dropped: {stats:?}");
+    };
+    // Still running, still reading: the spool keeps turning over.
+    sleep(Duration::from_millis(2500)).await;
+    assert!(
+        agent.0.try_wait()?.is_none(),
+        "the agent stopped with a full spool"
+    );
+    let later = spool::inspect(&spool_dir)?.stats;
+    assert!(
+        later.drops.full.total() > dropped,
+        "the agent stopped reading: {later:?}"
+    );
+
+    broker.restart().await?;
+    consumer
+        .wait_until(
+            "the spool's health event",
+            Duration::from_secs(30),
+            |received| {
+                received.iter().filter_map(|m| m.json()).any(|e| {
+                    e["kind"] == "health"
+                        && e["component"] == "spool"
+                        && e["detail"].as_str().is_some_and(|d| d.contains("dropped"))
+                })
+            },
+        )
+        .await?;
+    sim.shutdown().await?;
+    agent.terminate()?;
+    agent = Agent::start(&config, &log)?; // the counters survive a restart
+    let counted = spool::inspect(&spool_dir)?.stats.drops.full.total();
+    assert!(
+        counted >= later.drops.full.total(),
+        "{counted} < {}",
+        later.drops.full.total()
+    );
+    drop(agent);
     consumer.disconnect().await;
     Ok(())
 }
