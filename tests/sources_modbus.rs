@@ -50,9 +50,18 @@ load = { base = 0.8, swing = 0.1, period = "20m" }
 thermal = { ambient_c = 25.0, rise_at_full_load_c = 40.0, tau = "15m", alarm_c = 90.0 }
 "#;
 
+/// One constant of the simulator's register map, and the sensor the agent reads it as.
+struct Constant {
+    sensor: String,
+    value_type: &'static str,
+    order: &'static str,
+    address: u16,
+    value: f64,
+}
+
 /// A scenario whose TCP gateway (unit 5) holds a constant of every type in every order, one
 /// after the other in holding registers, and the live temperature as an f32 in CDAB.
-fn every_type_scenario() -> (String, Vec<(String, String, String, u16, f64)>) {
+fn every_type_scenario() -> (String, Vec<Constant>) {
     let mut registers = Vec::new();
     let mut layout = Vec::new();
     let mut address = 0;
@@ -62,13 +71,13 @@ fn every_type_scenario() -> (String, Vec<(String, String, String, u16, f64)>) {
                 "{{ table = \"holding\", address = {address}, signal = \"constant\", type = \"{value_type}\", order = \"{order}\", value = {value:?} }}"
             ));
             let sensor = format!("c.{value_type}.{order}");
-            layout.push((
+            layout.push(Constant {
                 sensor,
-                value_type.to_string(),
-                order.to_string(),
+                value_type,
+                order,
                 address,
                 value,
-            ));
+            });
             address += width(value_type);
         }
     }
@@ -100,9 +109,10 @@ async fn every_type_and_word_order_decodes_to_the_simulated_value() {
         .expect("start");
 
     let mut registers = String::new();
-    for (sensor, value_type, order, register, _) in &layout {
+    for c in &layout {
         registers.push_str(&format!(
-            "    [[device.poll.register]]\n    sensor = \"{sensor}\"\n    table = \"holding\"\n    address = {register}\n    type = \"{value_type}\"\n    order = \"{order}\"\n"
+            "    [[device.poll.register]]\n    sensor = \"{}\"\n    table = \"holding\"\n    address = {}\n    type = \"{}\"\n    order = \"{}\"\n",
+            c.sensor, c.address, c.value_type, c.order
         ));
     }
     registers.push_str("    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n    order = \"CDAB\"\n");
@@ -116,14 +126,14 @@ async fn every_type_and_word_order_decodes_to_the_simulated_value() {
         .iter()
         .map(|d| (d.register.sensor.as_str(), d.value.value))
         .collect();
-    for (sensor, value_type, _, _, expected) in &layout {
-        let got = read[sensor.as_str()];
-        let expected = if value_type == "f32" {
-            f64::from(*expected as f32)
+    for c in &layout {
+        let got = read[c.sensor.as_str()];
+        let expected = if c.value_type == "f32" {
+            f64::from(c.value as f32)
         } else {
-            *expected
+            c.value
         };
-        assert_eq!(got, expected, "{sensor}");
+        assert_eq!(got, expected, "{}", c.sensor);
     }
     let truth = match sim.plant().reading("m", Signal::Temperature, clock.now()) {
         Some(Ok(t)) => t,

@@ -107,7 +107,7 @@ pub fn score(rules: &RuleSet, dir: &Path) -> anyhow::Result<Score> {
         replay::replay(text.as_bytes(), &sensors, rules, "skab", &mut out)?;
         let raised_rows: Vec<u64> = String::from_utf8(out)?
             .lines()
-            .map(|line| serde_json::from_str::<serde_json::Value>(line))
+            .map(serde_json::from_str::<serde_json::Value>)
             .collect::<Result<Vec<_>, _>>()?
             .into_iter()
             .filter(|e| e["state"] == "raised")
