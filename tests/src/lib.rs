@@ -2,9 +2,9 @@
 //! and the data sets, scoring the rules against labelled recordings, and a real Mosquitto
 //! with what the MQTT tests need around it (a subscriber, a TCP proxy, a spool and the sink).
 
-pub mod paths;
 pub mod mosquitto;
 pub mod mqtt_fixture;
 pub mod mqtt_subscriber;
+pub mod paths;
 pub mod skab;
 pub mod tcp_proxy;
