@@ -1,0 +1,432 @@
+//! Modbus TCP load benchmark (issue 4): what the agent's poll loop achieves next to a bare
+//! tokio-modbus client, and what the agent costs for 100 devices × 20 registers at 10 Hz.
+//! The figures and what they mean are in the README (Benchmarks, "Modbus load").
+//!
+//! ```text
+//! scripts/bench-modbus.sh                   # builds in release, runs everything (~5 min)
+//! target/release/examples/modbus_load --agent target/release/edge-agent \
+//!     [--seconds 60] [--warm-up 10] [--tx-seconds 10] [--only throughput|load] [--keep]
+//! ```
+//!
+//! Every process runs on this machine and talks to 127.0.0.1 only:
+//!
+//! - **The server** is firmware-sim's Modbus TCP gateway (tokio-modbus's server), in a child
+//!   process of its own (`modbus_load serve`), so its CPU is measured apart; see `server.rs`.
+//! - **Throughput**: `modbus_load throughput` children (`throughput.rs`), one per row: the bare
+//!   client loop, the agent's poll path without its scheduler, and the agent's `TcpDevice`,
+//!   over 1 and 8 connections, 20 registers per request, sequential requests on each
+//!   connection. CPU comes from `/proc/PID/stat` of the client child and of the server over
+//!   the measured window; `/proc/stat` gives what the rest of the machine used meanwhile.
+//! - **Load**: 100 devices × 20 registers at 100 ms. First `edge-agent run` with no device (the
+//!   floor), then the device tasks alone (`modbus_load sources`, same runtime shape as the
+//!   agent, events counted and dropped), then the real `edge-agent run` binary with
+//!   `forward_readings = true` and no `[mqtt]`, at the spool's default durability and at
+//!   `{ interval_ms = 500 }`. The agent's stdout (one JSON line per event) goes into a pipe
+//!   that this process reads, counts and discards, which is how readings/s delivered end to
+//!   end are known. After the warm-up, the window measures the agent's CPU (utime + stime, %
+//!   of one core), VmRSS once a second, VmHWM (the peak since the process started, warm-up
+//!   included), and the spool's size on disk at its end.
+//!
+//! On a small machine the server and the client share the cores: transactions per second
+//! say what the pair achieves together, CPU µs per transaction what the client spends.
+//! No figure is asserted: this is a measurement, not a test.
+
+mod child;
+mod load;
+mod procfs;
+mod server;
+mod throughput;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+
+use child::Spawned;
+use load::Counts;
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("serve") => server::serve(),
+        Some("throughput") => throughput::run(&args[1..]),
+        Some("sources") => load::sources(&args[1..]),
+        _ => orchestrate(&Options::parse(&args)?),
+    }
+}
+
+#[derive(Debug)]
+struct Options {
+    agent: PathBuf,
+    seconds: u64,
+    warm_up: u64,
+    tx_seconds: u64,
+    throughput: bool,
+    load: bool,
+    /// Keep the work directory (configs, agent logs, spools) instead of deleting it.
+    keep: bool,
+}
+
+impl Options {
+    fn parse(args: &[String]) -> Result<Self> {
+        let exe = std::env::current_exe()?;
+        // target/release/examples/modbus_load → target/release/edge-agent
+        let beside = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|d| d.join("edge-agent"));
+        let mut o = Options {
+            agent: beside.unwrap_or_else(|| PathBuf::from("edge-agent")),
+            seconds: 60,
+            warm_up: 10,
+            tx_seconds: 10,
+            throughput: true,
+            load: true,
+            keep: false,
+        };
+        let mut it = args.iter();
+        while let Some(flag) = it.next() {
+            let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+            match flag.as_str() {
+                "--agent" => o.agent = PathBuf::from(value()?),
+                "--seconds" => o.seconds = value()?.parse().context("--seconds")?,
+                "--warm-up" => o.warm_up = value()?.parse().context("--warm-up")?,
+                "--tx-seconds" => o.tx_seconds = value()?.parse().context("--tx-seconds")?,
+                "--keep" => o.keep = true,
+                "--only" => match value()?.as_str() {
+                    "throughput" => o.load = false,
+                    "load" => o.throughput = false,
+                    other => bail!("--only throughput or --only load, not {other}"),
+                },
+                other => bail!("unknown argument {other} (see the doc at the top of main.rs)"),
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn orchestrate(o: &Options) -> Result<()> {
+    let me = std::env::current_exe()?;
+    if o.load && !o.agent.exists() {
+        bail!(
+            "no agent binary at {} (build it: cargo build --release -p edge-agent, or pass --agent)",
+            o.agent.display()
+        );
+    }
+    let work = tempfile::Builder::new().prefix("modbus_load").tempdir()?;
+    println!(
+        "modbus_load: {} cores, load average {} at start, work dir {}",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        procfs::load_average(),
+        work.path().display()
+    );
+    let mut server = Spawned::start(
+        "server",
+        Command::new(&me)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    )?;
+    let mut lines = BufReader::new(server.stdout()?).lines();
+    let first = lines.next().context("the server printed nothing")??;
+    let addr = first
+        .strip_prefix("listening ")
+        .with_context(|| format!("the server said {first:?}"))?
+        .to_owned();
+    println!(
+        "server: firmware-sim gateway at {addr} (pid {})\n",
+        server.pid()
+    );
+    if o.throughput {
+        throughput_table(&me, &addr, server.pid(), o.tx_seconds)?;
+    }
+    if o.load {
+        load_table(o, &me, &addr, server.pid(), work.path())?;
+    }
+    if o.keep {
+        println!("\nkept {}", work.keep().display());
+    }
+    Ok(())
+}
+
+fn throughput_table(me: &Path, addr: &str, server: u32, seconds: u64) -> Result<()> {
+    println!(
+        "## Throughput: {} registers per request, {seconds} s per row",
+        server::REGISTERS
+    );
+    println!();
+    println!("| client | connections | transactions/s | client CPU (% of a core) | client CPU per transaction | server CPU (% of a core) | rest of the machine (% of a core) |");
+    println!("|---|---|---|---|---|---|---|");
+    for connections in [1u8, 8] {
+        let mut bare_rate = 0.0;
+        for mode in ["bare", "path", "agent"] {
+            let row = throughput_row(me, addr, server, connections, seconds, mode)?;
+            let label = match mode {
+                "bare" => {
+                    bare_rate = row.rate;
+                    "bare tokio-modbus loop".to_owned()
+                }
+                "path" => format!(
+                    "agent poll path, no scheduler ({:.0} % of bare)",
+                    row.rate / bare_rate * 100.0
+                ),
+                _ => format!(
+                    "agent `TcpDevice`, interval 0 ({:.0} % of bare)",
+                    row.rate / bare_rate * 100.0
+                ),
+            };
+            println!(
+                "| {label} | {connections} | {:.0} | {:.0} | {:.1} µs | {:.0} | {:.0} |",
+                row.rate,
+                row.cpu,
+                row.cpu / 100.0 / row.rate * 1e6,
+                row.server_cpu,
+                row.rest_cpu,
+            );
+        }
+    }
+    println!();
+    Ok(())
+}
+
+/// One throughput row; CPU figures in % of one core.
+#[derive(Debug)]
+struct ThroughputRow {
+    rate: f64,
+    cpu: f64,
+    server_cpu: f64,
+    /// Everything else on the machine, this process excluded.
+    rest_cpu: f64,
+}
+
+fn throughput_row(
+    me: &Path,
+    addr: &str,
+    server: u32,
+    connections: u8,
+    seconds: u64,
+    mode: &str,
+) -> Result<ThroughputRow> {
+    let mut child = Spawned::start(
+        mode,
+        Command::new(me)
+            .args([
+                "throughput",
+                addr,
+                &connections.to_string(),
+                &seconds.to_string(),
+                mode,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped()),
+    )?;
+    let pid = child.pid();
+    let mut lines = BufReader::new(child.stdout()?).lines();
+    let mut next = || -> Result<String> { Ok(lines.next().context("the client stopped early")??) };
+    if next()? != "start" {
+        bail!("the {mode} client did not start");
+    }
+    let ticks = || -> Result<[u64; 4]> {
+        Ok([
+            procfs::cpu_ticks(pid)?,
+            procfs::cpu_ticks(server)?,
+            procfs::cpu_ticks(std::process::id())?,
+            procfs::machine_busy_ticks()?,
+        ])
+    };
+    let (before, start) = (ticks()?, Instant::now());
+    let end = next()?;
+    let (after, elapsed) = (ticks()?, start.elapsed());
+    let mut fields = end.split_whitespace().skip(1);
+    let transactions: f64 = fields.next().context("end line")?.parse()?;
+    let child_seconds: f64 = fields.next().context("end line")?.parse()?;
+    if !child.stop(Duration::from_secs(10)).clean {
+        bail!("the {mode} client failed");
+    }
+    let tick = procfs::clock_ticks_per_second();
+    let d: Vec<u64> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    let share = |ticks: u64| ticks as f64 / tick / elapsed.as_secs_f64() * 100.0;
+    Ok(ThroughputRow {
+        rate: transactions / child_seconds,
+        cpu: share(d[0]),
+        server_cpu: share(d[1]),
+        rest_cpu: share(d[3].saturating_sub(d[0] + d[1] + d[2])),
+    })
+}
+
+/// How long an agent gets to stop after SIGTERM before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(30);
+/// Warm-up and window of the idle agent.
+const IDLE_SECONDS: u64 = 3;
+
+#[derive(Debug, Clone, Copy)]
+enum Variant {
+    /// `edge-agent run` with no device: the floor (runtime, sled, rules loaded, binary).
+    Idle,
+    SourcesOnly,
+    Agent(Option<u64>),
+}
+
+impl Variant {
+    fn label(self) -> String {
+        match self {
+            Variant::Idle => "`edge-agent run`, no device (the floor)".into(),
+            Variant::SourcesOnly => "device tasks only (in-process, events dropped)".into(),
+            Variant::Agent(None) => "`edge-agent run`, durability `every_event` (default)".into(),
+            Variant::Agent(Some(ms)) => {
+                format!("`edge-agent run`, durability `{{ interval_ms = {ms} }}`")
+            }
+        }
+    }
+}
+
+fn load_table(o: &Options, me: &Path, addr: &str, server: u32, work: &Path) -> Result<()> {
+    println!(
+        "## Load: {} devices × {} registers every {} ms (target {:.0} readings/s); {} s warm-up, {} s measured",
+        server::LOAD_UNITS,
+        server::REGISTERS,
+        load::INTERVAL_MS,
+        load::target_rate(),
+        o.warm_up,
+        o.seconds
+    );
+    println!();
+    println!("| run | readings/s | CPU (% of a core) | RSS start → end (max) | VmHWM | RssAnon / RssFile at end | spool on disk | server CPU | rest of the machine | features/s, alerts | max lag | stop |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (i, variant) in [
+        Variant::Idle,
+        Variant::SourcesOnly,
+        Variant::Agent(None),
+        Variant::Agent(Some(500)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        load_row(o, me, addr, server, &work.join(format!("run{i}")), variant)?;
+    }
+    println!();
+    println!(
+        "MiB = 1024 × 1024 bytes. RSS start → end: when the measured window opens and closes. \
+         Spool on disk: the data directory's files when the window closes. Rest of the \
+         machine: every other process's CPU in the window (other work disturbing the figures). \
+         Max lag: print time − reading time of sampled readings (the delay through rules, \
+         spool and sink). Stop: from SIGTERM (or end of stdin) to exit; an agent still running \
+         after {} s is killed.",
+        STOP_GRACE.as_secs()
+    );
+    Ok(())
+}
+
+fn load_row(
+    o: &Options,
+    me: &Path,
+    addr: &str,
+    server: u32,
+    dir: &Path,
+    variant: Variant,
+) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let config = dir.join("agent.toml");
+    let (durability, devices) = match variant {
+        Variant::Agent(ms) => (ms, true),
+        Variant::SourcesOnly => (None, true),
+        Variant::Idle => (None, false),
+    };
+    let text = load::agent_config(addr, &dir.join("data"), durability, devices);
+    std::fs::write(&config, text)?;
+    let stderr = std::fs::File::create(dir.join("stderr.log"))?;
+    let mut command = match variant {
+        Variant::SourcesOnly => {
+            let mut c = Command::new(me);
+            c.arg("sources").arg(&config).stdin(Stdio::piped());
+            c
+        }
+        Variant::Agent(_) | Variant::Idle => {
+            let mut c = Command::new(&o.agent);
+            c.arg("run")
+                .arg("--config")
+                .arg(&config)
+                .stdin(Stdio::null());
+            c
+        }
+    };
+    command.stdout(Stdio::piped()).stderr(stderr);
+    let mut child = Spawned::start(&variant.label(), &mut command)?;
+    let stdout = child.stdout()?;
+    let counts = Arc::new(Counts::default());
+    let reader = {
+        let counts = Arc::clone(&counts);
+        std::thread::spawn(move || match variant {
+            Variant::SourcesOnly => load::follow_sources_lines(stdout, &counts),
+            Variant::Agent(_) | Variant::Idle => load::count_agent_lines(stdout, &counts),
+        })
+    };
+    // The floor needs no long window: nothing happens in it.
+    let (warm_up, seconds) = match variant {
+        Variant::Idle => (IDLE_SECONDS, IDLE_SECONDS),
+        _ => (o.warm_up, o.seconds),
+    };
+    std::thread::sleep(Duration::from_secs(warm_up));
+    counts.max_lag_ms.store(0, Ordering::Relaxed);
+    let before = (
+        counts.features.load(Ordering::Relaxed),
+        counts.alerts.load(Ordering::Relaxed),
+    );
+    let readings = || counts.readings.load(Ordering::Relaxed);
+    let w = procfs::observe(child.pid(), server, Duration::from_secs(seconds), &readings)?;
+    let features = counts.features.load(Ordering::Relaxed) - before.0;
+    let alerts = counts.alerts.load(Ordering::Relaxed) - before.1;
+    let disk = procfs::dir_bytes(&dir.join("data")) as f64 / (1024.0 * 1024.0);
+    if !matches!(variant, Variant::SourcesOnly) {
+        child.terminate();
+    }
+    let stopped = child.stop(STOP_GRACE);
+    reader.join().ok();
+    let mib = |kib: u64| kib as f64 / 1024.0;
+    let lag = match variant {
+        Variant::Agent(_) => format!("{} ms", counts.max_lag_ms.load(Ordering::Relaxed)),
+        Variant::SourcesOnly | Variant::Idle => "–".to_owned(),
+    };
+    let stop = if stopped.killed {
+        format!("> {} s, killed", STOP_GRACE.as_secs())
+    } else {
+        format!("{:.1} s", stopped.took.as_secs_f64())
+    };
+    println!(
+        "| {} | {:.0} | {:.1} | {:.1} → {:.1} ({:.1}) MiB | {:.1} MiB | {:.1} / {:.1} MiB | {disk:.1} MiB | {:.0} % | {:.0} % | {:.1}, {} | {lag} | {stop} |",
+        variant.label(),
+        w.rate,
+        w.cpu_pct,
+        mib(w.rss_start),
+        mib(w.end.rss),
+        mib(w.rss_max),
+        mib(w.end.hwm),
+        mib(w.end.anon),
+        mib(w.end.file),
+        w.other_cpu_pct,
+        w.rest_cpu_pct,
+        features as f64 / w.seconds,
+        alerts,
+    );
+    let log = std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default();
+    let complaints: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    let bad = counts.bad_readings.load(Ordering::Relaxed);
+    if !stopped.clean || !complaints.is_empty() || bad > 0 {
+        eprintln!(
+            "  note: {}: exit {}, {bad} bad readings, {} warnings/errors in {}; first: {:?}",
+            variant.label(),
+            if stopped.clean { "clean" } else { "NOT clean" },
+            complaints.len(),
+            dir.join("stderr.log").display(),
+            complaints.first()
+        );
+    }
+    Ok(())
+}
