@@ -19,7 +19,7 @@ use crate::sources::now_ms;
 use crate::spool::{Priority, SharedSpool, SpoolError};
 
 /// Events appended with one flush, at most.
-pub const MAX_GROUP: usize = 256;
+pub const MAX_GROUP: usize = 4096;
 /// How often drops are reported, at most.
 pub const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 

@@ -14,7 +14,7 @@ use crate::event::{wire, Event};
 use crate::spool::SharedSpool;
 
 /// Records read from the spool at a time.
-const BATCH: usize = 256;
+const BATCH: usize = 4096;
 
 /// Drains `spool` to stdout until `shutdown`, then writes what is left and returns.
 pub async fn run(

@@ -94,6 +94,10 @@ impl Spool {
         &mut self,
         events: &[(Priority, &[u8])],
     ) -> Result<Vec<Result<Appended, SpoolError>>, SpoolError> {
+        if let Some(results) = self.append_group_in_one_batch(events)? {
+            self.flush_if_every_event("appending a group")?;
+            return Ok(results);
+        }
         let mut results = Vec::with_capacity(events.len());
         for &(class, payload) in events {
             match self.append_unflushed(class, payload) {
@@ -106,6 +110,87 @@ impl Spool {
         }
         self.flush_if_every_event("appending a group")?;
         Ok(results)
+    }
+
+    /// The common case of [`append_all`](Self::append_all): the whole group fits without
+    /// dropping anything, so it is written as one sled batch (records, next seq and the
+    /// appended counter together), with exactly the outcome of appending the events one by
+    /// one. sled then writes the group once instead of once per event: at 20,000 events a
+    /// second that is the difference between keeping up and falling behind. `None` when the
+    /// group does not fit as it is (a drop or a refusal is due): the caller appends one by one,
+    /// where the full policy applies.
+    #[allow(clippy::type_complexity)]
+    fn append_group_in_one_batch(
+        &mut self,
+        events: &[(Priority, &[u8])],
+    ) -> Result<Option<Vec<Result<Appended, SpoolError>>>, SpoolError> {
+        if events.is_empty() {
+            return Ok(None);
+        }
+        let first = self.next_seq;
+        let after =
+            first
+                .checked_add(events.len() as u64)
+                .ok_or_else(|| SpoolError::SeqExhausted {
+                    path: self.dir.clone(),
+                })?;
+        let mut records = Vec::with_capacity(events.len());
+        let mut total = 0u64;
+        for (seq, &(class, payload)) in (first..after).zip(events) {
+            let value = record::encode(&RecordV1 {
+                seq,
+                class,
+                enqueued_at_ms: now_ms(),
+                payload,
+            })
+            .map_err(|source| SpoolError::Encode {
+                path: self.dir.clone(),
+                seq,
+                source,
+            })?;
+            let bytes = (KEY_LEN + value.len()) as u64;
+            total = total.saturating_add(bytes);
+            records.push((class, seq, value, bytes));
+        }
+        if self.pending_bytes.total().saturating_add(total) > self.config.max_bytes {
+            return Ok(None);
+        }
+        let last = after - 1;
+        if last > self.reserved {
+            let reserved = last.saturating_add(reservation::STEP - 1);
+            reservation::write(&self.dir, reserved)?;
+            self.reserved = reserved;
+        }
+        let mut batch = Batch::default();
+        for (class, seq, value, _) in &records {
+            batch.insert(&record::key(*class, *seq), value.as_slice());
+        }
+        batch.insert(meta::NEXT_SEQ, &meta::u64_value(after));
+        batch.insert(
+            meta::APPENDED,
+            &meta::u64_value(self.appended_total + records.len() as u64),
+        );
+        self.tree
+            .apply_batch(batch)
+            .map_err(self.storage(format!("appending seqs {first} to {last}")))?;
+
+        // The batch is applied: bring the in-memory state along.
+        let results = records
+            .into_iter()
+            .map(|(class, seq, _, bytes)| {
+                *self.pending.get_mut(class) += 1;
+                *self.pending_bytes.get_mut(class) += bytes;
+                Ok(Appended {
+                    seq,
+                    stored: true,
+                    bytes,
+                    dropped: DropReport::default(),
+                })
+            })
+            .collect::<Vec<_>>();
+        self.next_seq = after;
+        self.appended_total += results.len() as u64;
+        Ok(Some(results))
     }
 
     fn append_unflushed(
