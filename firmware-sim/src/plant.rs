@@ -210,7 +210,9 @@ impl Plant {
                         _ => {}
                     }
                 }
-                let mut value = self.true_value(m, signal, at);
+                // A stuck sensor repeats its last reading, scatter and all.
+                let truth = self.true_value(m, signal, at);
+                let mut value = truth + self.measurement_scatter(machine, signal, truth, at);
                 if at == t {
                     let second = t.max(0.0).floor() as u64;
                     for (id, rate, factor) in spikes {
@@ -223,6 +225,26 @@ impl Plant {
                 Ok(value)
             }
         }
+    }
+
+    /// What a real transmitter adds to the physical value: a little Gaussian scatter (0.05 °C
+    /// on temperatures, 1 % on velocities), drawn afresh ten times a plant second from the
+    /// seed, so that a healthy signal is never perfectly flat, while a stuck sensor (whose
+    /// reading is frozen before this is added) still is.
+    fn measurement_scatter(&self, machine: &str, signal: Signal, value: f64, t: f64) -> f64 {
+        let sigma = match signal {
+            Signal::Temperature => 0.05,
+            Signal::VelocityRms => 0.01 * value.abs(),
+            _ => return 0.0,
+        };
+        let name = if signal == Signal::Temperature {
+            "temperature"
+        } else {
+            "velocity_rms"
+        };
+        let key = noise::key(self.seed, &["measurement", machine, name]);
+        let sample = (t.max(0.0) * 10.0).floor() as u64;
+        sigma * noise::gaussian(key, sample)
     }
 
     fn status(&self, m: usize, t: f64) -> u16 {
