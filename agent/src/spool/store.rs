@@ -137,18 +137,7 @@ impl Spool {
         let mut records = Vec::with_capacity(events.len());
         let mut total = 0u64;
         for (seq, &(class, payload)) in (first..after).zip(events) {
-            let value = record::encode(&RecordV1 {
-                seq,
-                class,
-                enqueued_at_ms: now_ms(),
-                payload,
-            })
-            .map_err(|source| SpoolError::Encode {
-                path: self.dir.clone(),
-                seq,
-                source,
-            })?;
-            let bytes = (KEY_LEN + value.len()) as u64;
+            let (value, bytes) = self.encode_record(seq, class, payload)?;
             total = total.saturating_add(bytes);
             records.push((class, seq, value, bytes));
         }
@@ -193,6 +182,29 @@ impl Spool {
         Ok(Some(results))
     }
 
+    /// The stored value of a record (version byte and postcard), and the bytes it counts
+    /// against `max_bytes` (its key included).
+    fn encode_record(
+        &self,
+        seq: u64,
+        class: Priority,
+        payload: &[u8],
+    ) -> Result<(Vec<u8>, u64), SpoolError> {
+        let record = RecordV1 {
+            seq,
+            class,
+            enqueued_at_ms: now_ms(),
+            payload,
+        };
+        let value = record::encode(&record).map_err(|source| SpoolError::Encode {
+            path: self.dir.clone(),
+            seq,
+            source,
+        })?;
+        let bytes = (KEY_LEN + value.len()) as u64;
+        Ok((value, bytes))
+    }
+
     fn append_unflushed(
         &mut self,
         class: Priority,
@@ -202,18 +214,7 @@ impl Spool {
         let after = seq.checked_add(1).ok_or_else(|| SpoolError::SeqExhausted {
             path: self.dir.clone(),
         })?;
-        let value = record::encode(&RecordV1 {
-            seq,
-            class,
-            enqueued_at_ms: now_ms(),
-            payload,
-        })
-        .map_err(|source| SpoolError::Encode {
-            path: self.dir.clone(),
-            seq,
-            source,
-        })?;
-        let bytes = (KEY_LEN + value.len()) as u64;
+        let (value, bytes) = self.encode_record(seq, class, payload)?;
         let max = self.config.max_bytes;
 
         if bytes > max {
