@@ -380,6 +380,15 @@ fn rate_of_rise(
     })
 }
 
+/// Which side of a level raises.
+#[derive(Clone, Copy)]
+enum Side {
+    /// Raises at or above the level; the clear level may not be above it.
+    Upper,
+    /// Raises at or below the level; the clear level may not be below it.
+    Lower,
+}
+
 fn upper_level(
     raise: &Option<Spanned<f64>>,
     clear: &Option<Spanned<f64>>,
@@ -387,17 +396,7 @@ fn upper_level(
     clear_key: &str,
     checks: &mut Checks<'_, '_>,
 ) -> Option<Level> {
-    let level = level(raise, clear, raise_key, clear_key, checks)?;
-    if level.clear > level.raise {
-        checks.error(
-            span(clear),
-            format!(
-                "`{clear_key}` ({}) is above `{raise_key}` ({}): the alert could never clear",
-                level.clear, level.raise
-            ),
-        );
-    }
-    Some(level)
+    bounded_level(Side::Upper, raise, clear, raise_key, clear_key, checks)
 }
 
 fn lower_level(
@@ -407,12 +406,29 @@ fn lower_level(
     clear_key: &str,
     checks: &mut Checks<'_, '_>,
 ) -> Option<Level> {
+    bounded_level(Side::Lower, raise, clear, raise_key, clear_key, checks)
+}
+
+/// A level whose clear level lies on the normal side of its raise level, or an error saying
+/// the alert could never clear.
+fn bounded_level(
+    side: Side,
+    raise: &Option<Spanned<f64>>,
+    clear: &Option<Spanned<f64>>,
+    raise_key: &str,
+    clear_key: &str,
+    checks: &mut Checks<'_, '_>,
+) -> Option<Level> {
     let level = level(raise, clear, raise_key, clear_key, checks)?;
-    if level.clear < level.raise {
+    let wrong_side = match side {
+        Side::Upper => (level.clear > level.raise).then_some("above"),
+        Side::Lower => (level.clear < level.raise).then_some("below"),
+    };
+    if let Some(where_) = wrong_side {
         checks.error(
             span(clear),
             format!(
-                "`{clear_key}` ({}) is below `{raise_key}` ({}): the alert could never clear",
+                "`{clear_key}` ({}) is {where_} `{raise_key}` ({}): the alert could never clear",
                 level.clear, level.raise
             ),
         );
