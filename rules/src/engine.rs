@@ -2,7 +2,9 @@
 //!
 //! A [`SensorEngine`] holds the window, the EWMA and the state of every detector and alert of
 //! one sensor; the rules themselves ([`RuleSpec`]) are shared by all sensors that use them and
-//! passed in on every call, so that a gateway with thousands of sensors keeps one copy.
+//! passed in on every call, so that a gateway with thousands of sensors keeps one copy. The
+//! state is sized to the rules the sensor runs, in a store chosen by a type parameter (fixed
+//! capacity by default, exact boxed slices with `std`): see [`crate::states`].
 //!
 //! Order of work for one sample, which is what makes "the window before the sample" exact:
 //! 1. reject non-finite and out-of-range values (counted, never in the window);
@@ -12,9 +14,10 @@
 
 use heapless::Vec;
 
-use crate::alert::{AlertState, Lifecycle, Severity, Timing};
-use crate::detect::{DetectorKind, DetectorSpec, DetectorState, Judgement, Sample};
+use crate::alert::{AlertState, Severity, Timing};
+use crate::detect::{DetectorKind, DetectorSpec, Judgement, Sample};
 use crate::features::{Ewma, Feature};
+use crate::states::{Inline, RuleStates, StoreFull};
 use crate::window::{InvalidLength, Window};
 
 /// Conditions one rule may combine.
@@ -84,51 +87,37 @@ pub struct Counters {
     pub out_of_order: u64,
 }
 
-/// Too many rules or conditions for the fixed capacity, or a bad window length.
+/// Too many rules or conditions for the state store, or a bad window length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CapacityError {
     Window(InvalidLength),
-    TooManyRules { rules: usize, capacity: usize },
+    Store(StoreFull),
 }
 
-#[derive(Debug, Clone, Default)]
-struct RuleState {
-    detectors: [DetectorState; MAX_CONDITIONS],
-    lifecycle: Lifecycle,
-}
-
-/// The engine of one sensor; see the module docs.
+/// The engine of one sensor, with a window of at most `N` samples and the state of its rules
+/// in `S`; see the module docs.
 #[derive(Debug, Clone)]
-pub struct SensorEngine<const N: usize> {
+pub struct SensorEngine<const N: usize, S = Inline> {
     spec: SensorSpec,
     window: Window<N>,
     ewma: Ewma,
-    rules: Vec<RuleState, MAX_RULES_PER_SENSOR>,
+    states: S,
     clock_ms: Option<i64>,
     last_time_ms: Option<i64>,
     counters: Counters,
 }
 
-impl<const N: usize> SensorEngine<N> {
-    /// An engine for `rule_count` rules; every later call to `process` must pass those rules.
-    pub fn new(spec: SensorSpec, rule_count: usize) -> Result<Self, CapacityError> {
+impl<const N: usize, S: RuleStates> SensorEngine<N, S> {
+    /// An engine for `rules`; every later call to `process` must pass the same rules.
+    pub fn new(spec: SensorSpec, rules: &[RuleSpec]) -> Result<Self, CapacityError> {
         let window = Window::new(spec.window).map_err(CapacityError::Window)?;
-        if rule_count > MAX_RULES_PER_SENSOR {
-            return Err(CapacityError::TooManyRules {
-                rules: rule_count,
-                capacity: MAX_RULES_PER_SENSOR,
-            });
-        }
-        let mut rules = Vec::new();
-        for _ in 0..rule_count {
-            // Cannot fail: `rule_count` was checked against the capacity above.
-            let _ = rules.push(RuleState::default());
-        }
+        let conditions = rules.iter().map(|r| r.conditions.len()).sum();
+        let states = S::at_rest(rules.len(), conditions).map_err(CapacityError::Store)?;
         Ok(Self {
             spec,
             window,
             ewma: Ewma::new(spec.ewma_alpha),
-            rules,
+            states,
             clock_ms: None,
             last_time_ms: None,
             counters: Counters::default(),
@@ -149,9 +138,10 @@ impl<const N: usize> SensorEngine<N> {
 
     /// Whether rule `index` is currently raised.
     pub fn is_raised(&self, index: usize) -> bool {
-        self.rules
+        self.states
+            .lifecycles()
             .get(index)
-            .is_some_and(|r| r.lifecycle.is_raised())
+            .is_some_and(|l| l.is_raised())
     }
 
     /// Processes one sample; `emit` receives each alert transition it causes.
@@ -162,7 +152,16 @@ impl<const N: usize> SensorEngine<N> {
         value: f64,
         mut emit: impl FnMut(Transition),
     ) -> Result<(), Rejection> {
-        debug_assert_eq!(rules.len(), self.rules.len(), "rules differ from `new`");
+        debug_assert_eq!(
+            rules.len(),
+            self.states.lifecycles().len(),
+            "rules differ from `new`"
+        );
+        debug_assert_eq!(
+            rules.iter().map(|r| r.conditions.len()).sum::<usize>(),
+            self.states.split_mut().1.len(),
+            "conditions differ from `new`"
+        );
         if !value.is_finite() {
             self.counters.rejected_not_finite += 1;
             return Err(Rejection::NotFinite);
@@ -191,9 +190,17 @@ impl<const N: usize> SensorEngine<N> {
             ewma: &self.ewma,
         };
 
-        for (index, (rule, state)) in rules.iter().zip(self.rules.iter_mut()).enumerate() {
+        let (lifecycles, mut detectors) = self.states.split_mut();
+        for (index, (rule, lifecycle)) in rules.iter().zip(lifecycles).enumerate() {
+            // This rule's detector states are the next `conditions.len()` of the flat run.
+            let Some((own, rest)) =
+                core::mem::take(&mut detectors).split_at_mut_checked(rule.conditions.len())
+            else {
+                break; // fewer states than conditions: not the rules of `new`
+            };
+            detectors = rest;
             let mut judgements: Vec<Option<Judgement>, MAX_CONDITIONS> = Vec::new();
-            for (spec, detector) in rule.conditions.iter().zip(state.detectors.iter_mut()) {
+            for (spec, detector) in rule.conditions.iter().zip(own) {
                 // Cannot fail: a rule has at most MAX_CONDITIONS conditions.
                 let _ = judgements.push(detector.judge(spec, &sample));
             }
@@ -201,7 +208,7 @@ impl<const N: usize> SensorEngine<N> {
                 Combine::Any => judgements.iter().flatten().any(|j| j.active),
                 Combine::All => judgements.iter().all(|j| j.is_some_and(|j| j.active)),
             };
-            let Some(new_state) = state.lifecycle.step(holds, now, &rule.timing) else {
+            let Some(new_state) = lifecycle.step(holds, now, &rule.timing) else {
                 continue;
             };
             // Report the condition that decided: the first that holds on a raise, the first

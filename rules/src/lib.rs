@@ -1,6 +1,6 @@
 //! Rule language and streaming detection engine of the edge agent.
 //!
-//! The engine core (`window`, `features`, `detect`, `alert`, `engine`) is `no_std` and does
+//! The engine core (`window`, `features`, `detect`, `alert`, `states`, `engine`) is `no_std` and does
 //! not allocate: it can run on a sensor's own microcontroller. The `std` feature (on by
 //! default) adds the rule language: TOML rule files parsed, validated with `file:line:col`
 //! errors, and compiled into engine specs.
@@ -13,6 +13,7 @@ pub mod features;
 pub mod iso10816;
 #[cfg(feature = "std")]
 pub mod lang;
+pub mod states;
 pub mod window;
 
 pub use alert::{AlertState, Severity, Timing};

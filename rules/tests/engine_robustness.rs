@@ -333,8 +333,7 @@ fn run_checked(plan: &SensorPlan, samples: &[(i64, f64)]) -> Result<(), TestCase
 /// Everything observable after a stream: transitions (NaN scores compare by their text) and
 /// the window's contents and statistics.
 fn observe(plan: &SensorPlan, samples: &[(i64, f64)]) -> (Vec<String>, Counters, String) {
-    let mut engine =
-        SensorEngine::<4096>::new(plan.spec, plan.specs.len()).expect("a valid plan fits");
+    let mut engine = SensorEngine::<4096>::new(plan.spec, &plan.specs).expect("a valid plan fits");
     let mut transitions = Vec::new();
     for &(time, value) in samples {
         let _ = engine.process(&plan.specs, time, value, |t: Transition| {

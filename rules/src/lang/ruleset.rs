@@ -14,6 +14,7 @@ use crate::engine::{
     MAX_RULES_PER_SENSOR,
 };
 use crate::features::{self, Feature};
+use crate::states::Boxed;
 
 /// A rule as applied to one sensor, with its lineage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,15 +224,16 @@ trait Run: Send {
     fn feature(&self, feature: Feature) -> Option<f64>;
 }
 
+/// The rules' state is boxed to the exact counts of the plan: see [`crate::states`].
 struct Sized<const N: usize> {
-    engine: SensorEngine<N>,
+    engine: SensorEngine<N, Boxed>,
     specs: Arc<[RuleSpec]>,
 }
 
 impl<const N: usize> Sized<N> {
     fn new(spec: SensorSpec, specs: Arc<[RuleSpec]>) -> Result<Self, CapacityError> {
         Ok(Self {
-            engine: SensorEngine::new(spec, specs.len())?,
+            engine: SensorEngine::new(spec, &specs)?,
             specs,
         })
     }
