@@ -3,11 +3,17 @@
 //! A sensor declared in a rule file gets the rules of that file that name it or select its
 //! kind. A sensor with no rule of its own (declared without rules, or not declared at all, as
 //! a column of a recorded file) gets the default rule file's rules for its kind.
+//!
+//! Sensors that get the same rules on the same window get the same lineage and specs: the
+//! [`RuleSet`] builds them once and hands every such plan an `Arc` of them. On a gateway of
+//! thousands of registers without rules of their own there are a handful of distinct plans
+//! (one per kind), not one copy per sensor.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
-use super::model::{RuleFile, SensorKind, Target, DEFAULT_WINDOW};
+use super::model::{Rule, RuleFile, SensorKind, Target, DEFAULT_WINDOW};
 use crate::detect::{BaselineSpec, DetectorKind, DetectorSpec};
 use crate::engine::{
     CapacityError, Counters, Rejection, RuleSpec, SensorEngine, SensorSpec, Transition,
@@ -32,8 +38,9 @@ pub struct SensorPlan {
     pub kind: SensorKind,
     pub unit: Option<String>,
     pub spec: SensorSpec,
-    /// Parallel to `specs`: transition `rule` indices point into both.
-    pub rules: Vec<AppliedRule>,
+    /// Parallel to `specs`: transition `rule` indices point into both. Shared by every plan
+    /// with the same rules and window.
+    pub rules: Arc<[AppliedRule]>,
     pub specs: Arc<[RuleSpec]>,
 }
 
@@ -42,12 +49,52 @@ pub struct SensorPlan {
 pub struct RuleSet {
     files: Vec<RuleFile>,
     default: RuleFile,
+    interned: Interned,
+}
+
+/// A rule by its place: the index of its file in [`RuleSet::files`] order, and its own index
+/// in that file.
+type RuleRef = (usize, usize);
+
+/// The rules chosen for a sensor and its window: what decides its lineage and specs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Choice {
+    rules: Vec<RuleRef>,
+    window: usize,
+}
+
+/// What the plans of one [`Choice`] share.
+#[derive(Debug, Clone)]
+struct Shared {
+    rules: Arc<[AppliedRule]>,
+    specs: Arc<[RuleSpec]>,
+}
+
+/// The [`Shared`] parts built so far. A cache: a clone starts empty and fills again.
+#[derive(Default)]
+struct Interned(Mutex<HashMap<Choice, Shared>>);
+
+impl Clone for Interned {
+    fn clone(&self) -> Self {
+        Self::default()
+    }
+}
+
+impl fmt::Debug for Interned {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let distinct = self.0.lock().unwrap_or_else(PoisonError::into_inner).len();
+        write!(f, "Interned({distinct} distinct plans)")
+    }
 }
 
 impl RuleSet {
     /// `files` in order of precedence: a sensor declared twice takes the first declaration.
     pub fn new(files: Vec<RuleFile>, default: RuleFile) -> Self {
-        Self { files, default }
+        Self {
+            files,
+            default,
+            interned: Interned::default(),
+        }
     }
 
     pub fn files(&self) -> impl Iterator<Item = &RuleFile> {
@@ -60,11 +107,12 @@ impl RuleSet {
         sensor: &str,
         kind_hint: Option<SensorKind>,
     ) -> Result<SensorPlan, PlanError> {
-        let declared = self
-            .files
-            .iter()
-            .chain([&self.default])
-            .find_map(|f| f.sensors.iter().find(|s| s.id == sensor).map(|s| (f, s)));
+        let declared = self.files().enumerate().find_map(|(index, f)| {
+            f.sensors
+                .iter()
+                .find(|s| s.id == sensor)
+                .map(|s| (index, s))
+        });
         let (kind, unit, spec) = match declared {
             Some((_, decl)) => (decl.kind, decl.unit.clone(), decl.spec),
             None => {
@@ -78,10 +126,10 @@ impl RuleSet {
             }
         };
         let own = declared
-            .map(|(file, _)| matching(file, sensor, kind))
+            .map(|(file, _)| self.matching(file, sensor, kind))
             .unwrap_or_default();
         let chosen = if own.is_empty() {
-            matching(&self.default, sensor, kind)
+            self.matching(self.files.len(), sensor, kind)
         } else {
             own
         };
@@ -91,42 +139,77 @@ impl RuleSet {
                 rules: chosen.len(),
             });
         }
-        let (rules, specs): (Vec<_>, Vec<_>) = chosen
-            .into_iter()
-            .map(|(file, rule)| {
-                let applied = AppliedRule {
-                    name: rule.name.clone(),
-                    file: file.label.clone(),
-                    file_hash: file.hash.clone(),
-                };
-                (applied, resolve_for_window(&rule.spec, spec.window))
-            })
-            .unzip();
+        let shared = self.shared(Choice {
+            rules: chosen,
+            window: spec.window,
+        });
         Ok(SensorPlan {
             sensor: sensor.to_string(),
             kind,
             unit,
             spec,
-            rules,
-            specs: specs.into(),
+            rules: shared.rules,
+            specs: shared.specs,
         })
     }
-}
 
-/// The rules of `file` that apply to `sensor` of `kind`.
-fn matching<'f>(
-    file: &'f RuleFile,
-    sensor: &str,
-    kind: SensorKind,
-) -> Vec<(&'f RuleFile, &'f super::model::Rule)> {
-    file.rules
-        .iter()
-        .filter(|rule| match &rule.target {
-            Target::Sensors(ids) => ids.iter().any(|id| id == sensor),
-            Target::Kind(selector) => selector.is_none_or(|k| k == kind),
-        })
-        .map(|rule| (file, rule))
-        .collect()
+    /// The lineage and specs of `choice`, built the first time it is asked for.
+    fn shared(&self, choice: Choice) -> Shared {
+        // The map is only ever inserted into whole entries, so a panic elsewhere while it was
+        // locked cannot have left it half-updated: a poisoned lock is still good to use.
+        let mut interned = self
+            .interned
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let window = choice.window;
+        interned
+            .entry(choice)
+            .or_insert_with_key(|choice| {
+                let (rules, specs): (Vec<_>, Vec<_>) = choice
+                    .rules
+                    .iter()
+                    .map(|&place| {
+                        let (file, rule) = self.rule(place);
+                        let applied = AppliedRule {
+                            name: rule.name.clone(),
+                            file: file.label.clone(),
+                            file_hash: file.hash.clone(),
+                        };
+                        (applied, resolve_for_window(&rule.spec, window))
+                    })
+                    .unzip();
+                Shared {
+                    rules: rules.into(),
+                    specs: specs.into(),
+                }
+            })
+            .clone()
+    }
+
+    /// The file at `index` in [`RuleSet::files`] order (the default file last).
+    fn file(&self, index: usize) -> &RuleFile {
+        self.files.get(index).unwrap_or(&self.default)
+    }
+
+    fn rule(&self, (file, rule): RuleRef) -> (&RuleFile, &Rule) {
+        let file = self.file(file);
+        (file, &file.rules[rule])
+    }
+
+    /// The rules of the file at `index` that apply to `sensor` of `kind`.
+    fn matching(&self, index: usize, sensor: &str, kind: SensorKind) -> Vec<RuleRef> {
+        self.file(index)
+            .rules
+            .iter()
+            .enumerate()
+            .filter(|(_, rule)| match &rule.target {
+                Target::Sensors(ids) => ids.iter().any(|id| id == sensor),
+                Target::Kind(selector) => selector.is_none_or(|k| k == kind),
+            })
+            .map(|(position, _)| (index, position))
+            .collect()
+    }
 }
 
 /// Settings that depend on the sensor's window: a warm-up of 0 (not given) means the whole
@@ -256,5 +339,62 @@ impl<const N: usize> Run for Sized<N> {
     fn feature(&self, feature: Feature) -> Option<f64> {
         let (_, latest) = self.engine.window().iter().last()?;
         features::read(feature, self.engine.window(), self.engine.ewma(), latest)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lang::{parse_rule_file, DEFAULT_RULES, DEFAULT_RULES_LABEL};
+
+    const DECLARED: &str = r#"
+version = 1
+[[sensor]]
+id = "tank.level"
+kind = "generic"
+window = 30
+[[sensor]]
+id = "tank.quiet"
+kind = "generic"
+"#;
+
+    fn rules() -> RuleSet {
+        let declared = parse_rule_file("declared.toml", DECLARED).expect("valid fixture");
+        let default = parse_rule_file(DEFAULT_RULES_LABEL, DEFAULT_RULES).expect("valid defaults");
+        RuleSet::new(vec![declared], default)
+    }
+
+    fn plan(rules: &RuleSet, sensor: &str, kind: Option<SensorKind>) -> SensorPlan {
+        rules.plan(sensor, kind).expect("the default rules fit")
+    }
+
+    #[test]
+    fn sensors_with_the_same_rules_and_window_share_one_copy_of_them() {
+        let rules = rules();
+        let a = plan(&rules, "register.1", None);
+        let b = plan(&rules, "register.2", None);
+        // Declared, but without rules of its own, on the default window: the same choice.
+        let c = plan(&rules, "tank.quiet", None);
+        for other in [&b, &c] {
+            assert!(Arc::ptr_eq(&a.rules, &other.rules));
+            assert!(Arc::ptr_eq(&a.specs, &other.specs));
+        }
+        assert_eq!(
+            (a.sensor.as_str(), b.sensor.as_str()),
+            ("register.1", "register.2")
+        );
+    }
+
+    #[test]
+    fn another_kind_or_window_gets_its_own_rules() {
+        let rules = rules();
+        let generic = plan(&rules, "register.1", None);
+        let temperature = plan(&rules, "register.2", Some(SensorKind::Temperature));
+        let narrow = plan(&rules, "tank.level", None);
+        assert_eq!(temperature.rules.len(), generic.rules.len() + 1);
+        assert_eq!(narrow.rules, generic.rules);
+        assert!(!Arc::ptr_eq(&narrow.specs, &generic.specs));
+        // The window decides the flatline's count and the baselines' warm-up.
+        assert_ne!(narrow.specs, generic.specs);
     }
 }
