@@ -16,6 +16,7 @@
 use std::alloc::System;
 use std::mem::size_of;
 
+use edge_rules::alert::Lifecycle;
 use edge_rules::detect::DetectorState;
 use edge_rules::lang::{
     parse_rule_file, AppliedRule, RuleSet, SensorKind, SensorPlan, SensorRunner, DEFAULT_RULES,
@@ -113,6 +114,7 @@ fn main() {
         ("RuleSpec", size_of::<RuleSpec>()),
         ("DetectorSpec", size_of::<DetectorSpec>()),
         ("DetectorState", size_of::<DetectorState>()),
+        ("Lifecycle", size_of::<Lifecycle>()),
         ("Window<64>", size_of::<Window<64>>()),
         ("SensorEngine<64>", size_of::<SensorEngine<64>>()),
     ] {

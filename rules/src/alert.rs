@@ -50,12 +50,20 @@ pub struct Timing {
 }
 
 /// The state of one alert of one sensor.
+///
+/// Laid out for size (24 bytes, one per rule of every sensor): each optional instant is an
+/// `i64` and a flag, the flags side by side, rather than an `Option<i64>` whose tag takes a
+/// word of its own. The instant of a cleared flag is kept at 0, so that equal states compare
+/// equal.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Lifecycle {
     raised: bool,
-    /// Since when the condition has been pointing at the other state.
-    pending_since: Option<i64>,
-    last_raised: Option<i64>,
+    is_pending: bool,
+    has_raised: bool,
+    /// Since when the condition has been pointing at the other state (if `is_pending`).
+    pending_since: i64,
+    /// When the alert was last raised (if `has_raised`).
+    last_raised: i64,
 }
 
 impl Lifecycle {
@@ -66,29 +74,47 @@ impl Lifecycle {
     /// Feeds whether the condition holds at `now`; returns a transition when there is one.
     pub fn step(&mut self, holds: bool, now: i64, timing: &Timing) -> Option<AlertState> {
         if holds == self.raised {
-            self.pending_since = None;
+            self.set_pending_since(None);
             return None;
         }
-        let since = *self.pending_since.get_or_insert(now);
+        let since = match self.pending_since() {
+            Some(since) => since,
+            None => {
+                self.set_pending_since(Some(now));
+                now
+            }
+        };
         let held_for = now.saturating_sub(since);
         if self.raised {
             if held_for < timing.clear_after_ms {
                 return None;
             }
             self.raised = false;
-            self.pending_since = None;
+            self.set_pending_since(None);
             return Some(AlertState::Cleared);
         }
         let spaced = self
-            .last_raised
+            .last_raised()
             .is_none_or(|last| now.saturating_sub(last) >= timing.min_reraise_ms);
         if held_for < timing.raise_after_ms || !spaced {
             return None;
         }
         self.raised = true;
-        self.pending_since = None;
-        self.last_raised = Some(now);
+        self.set_pending_since(None);
+        (self.has_raised, self.last_raised) = (true, now);
         Some(AlertState::Raised)
+    }
+
+    fn pending_since(&self) -> Option<i64> {
+        self.is_pending.then_some(self.pending_since)
+    }
+
+    fn set_pending_since(&mut self, since: Option<i64>) {
+        (self.is_pending, self.pending_since) = (since.is_some(), since.unwrap_or(0));
+    }
+
+    fn last_raised(&self) -> Option<i64> {
+        self.has_raised.then_some(self.last_raised)
     }
 }
 

@@ -161,20 +161,26 @@ pub struct Sample<'a, const N: usize> {
 }
 
 /// The mutable state of one detector of one sensor.
+///
+/// Laid out for size (48 bytes, one per condition of every sensor): the frozen baseline is a
+/// pair and a flag rather than an `Option<(f64, f64)>`, whose tag would take a word of its own,
+/// and `calm` never exceeds the window length (at most 4096), so it is a `u32` next to the flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct DetectorState {
     active: bool,
-    /// Baseline (mean, std) captured when the condition started to hold.
-    frozen: Option<(f64, f64)>,
+    /// Whether `frozen_baseline` holds; see [`DetectorState::frozen`].
+    is_frozen: bool,
+    started: bool,
+    /// Whether the condition held since the baseline froze (thawing then waits a window).
+    alarmed: bool,
     /// Consecutive samples without the condition since it last held (while frozen).
-    calm: usize,
+    calm: u32,
+    /// Baseline (mean, std) captured when the condition started to hold.
+    frozen_baseline: (f64, f64),
     /// EWMA chart statistic, or the CUSUM upper sum.
     acc_a: f64,
     /// CUSUM lower sum.
     acc_b: f64,
-    started: bool,
-    /// Whether the condition held since the baseline froze (thawing then waits a window).
-    alarmed: bool,
     /// Samples since the baseline froze.
     frozen_for: usize,
 }
@@ -297,7 +303,7 @@ impl DetectorState {
         if live.count < spec.warmup.max(2) {
             return None;
         }
-        let (mean, std) = self.frozen.unwrap_or((live.mean, live.std_dev()));
+        let (mean, std) = self.frozen().unwrap_or((live.mean, live.std_dev()));
         let std = std.max(spec.min_std).max(spec.min_rel_std * mean.abs());
         // A window with no spread at all cannot say how unusual a sample is; the flatline
         // detector is the one that speaks about such signals.
@@ -314,7 +320,7 @@ impl DetectorState {
         baseline: &BaselineSpec,
         excursion: bool,
     ) {
-        if self.frozen.is_some() {
+        if self.is_frozen {
             self.frozen_for += 1;
             if self.frozen_for >= baseline.relearn_after {
                 self.thaw();
@@ -324,19 +330,29 @@ impl DetectorState {
         if excursion {
             self.calm = 0;
             self.alarmed |= self.active;
-            if self.frozen.is_none() {
-                self.frozen = sample.before.map(|m| (m.mean, m.std_dev()));
+            if !self.is_frozen {
+                if let Some(before) = sample.before {
+                    self.frozen_baseline = (before.mean, before.std_dev());
+                    self.is_frozen = true;
+                }
             }
-        } else if self.frozen.is_some() {
+        } else if self.is_frozen {
             self.calm += 1;
-            if !self.alarmed || self.calm >= sample.window.len() {
+            if !self.alarmed || self.calm as usize >= sample.window.len() {
                 self.thaw();
             }
         }
     }
 
+    /// The baseline (mean, std) frozen while an excursion lasts.
+    fn frozen(&self) -> Option<(f64, f64)> {
+        self.is_frozen.then_some(self.frozen_baseline)
+    }
+
     fn thaw(&mut self) {
-        self.frozen = None;
+        self.is_frozen = false;
+        // Cleared so that a thawed state equals one that never froze, as `None` did.
+        self.frozen_baseline = (0.0, 0.0);
         self.calm = 0;
         self.alarmed = false;
         self.frozen_for = 0;

@@ -98,12 +98,16 @@ pub enum CapacityError {
 /// in `S`; see the module docs.
 #[derive(Debug, Clone)]
 pub struct SensorEngine<const N: usize, S = Inline> {
-    spec: SensorSpec,
+    /// `spec.valid_range`, or the whole line when there is none: every finite value is in it.
+    /// (A pair of bounds takes 16 bytes, an `Option` of one 24.)
+    accepted: (f64, f64),
     window: Window<N>,
     ewma: Ewma,
     states: S,
-    clock_ms: Option<i64>,
-    last_time_ms: Option<i64>,
+    /// The largest timestamp so far, and the latest; both meaningless until a sample has been
+    /// accepted (`counters.accepted > 0`), which is why they need no `Option` of their own.
+    clock_ms: i64,
+    last_time_ms: i64,
     counters: Counters,
 }
 
@@ -114,12 +118,14 @@ impl<const N: usize, S: RuleStates> SensorEngine<N, S> {
         let conditions = rules.iter().map(|r| r.conditions.len()).sum();
         let states = S::at_rest(rules.len(), conditions).map_err(CapacityError::Store)?;
         Ok(Self {
-            spec,
+            accepted: spec
+                .valid_range
+                .unwrap_or((f64::NEG_INFINITY, f64::INFINITY)),
             window,
             ewma: Ewma::new(spec.ewma_alpha),
             states,
-            clock_ms: None,
-            last_time_ms: None,
+            clock_ms: 0,
+            last_time_ms: 0,
             counters: Counters::default(),
         })
     }
@@ -166,19 +172,23 @@ impl<const N: usize, S: RuleStates> SensorEngine<N, S> {
             self.counters.rejected_not_finite += 1;
             return Err(Rejection::NotFinite);
         }
-        if let Some((min, max)) = self.spec.valid_range {
-            if !(min..=max).contains(&value) {
-                self.counters.rejected_out_of_range += 1;
-                return Err(Rejection::OutOfRange);
-            }
+        let (min, max) = self.accepted;
+        if !(min..=max).contains(&value) {
+            self.counters.rejected_out_of_range += 1;
+            return Err(Rejection::OutOfRange);
         }
+        let first = self.counters.accepted == 0;
         self.counters.accepted += 1;
-        if self.last_time_ms.is_some_and(|last| time_ms <= last) {
+        if !first && time_ms <= self.last_time_ms {
             self.counters.out_of_order += 1;
         }
-        self.last_time_ms = Some(time_ms);
-        let now = self.clock_ms.map_or(time_ms, |c| c.max(time_ms));
-        self.clock_ms = Some(now);
+        self.last_time_ms = time_ms;
+        let now = if first {
+            time_ms
+        } else {
+            self.clock_ms.max(time_ms)
+        };
+        self.clock_ms = now;
 
         let before = self.window.moments();
         self.window.push(time_ms, value);

@@ -131,6 +131,15 @@ mod tests {
         );
     }
 
+    /// Every sensor holds one of these per rule and per condition: their layouts are documented
+    /// and chosen for size (see `Lifecycle` and `DetectorState`).
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn the_state_of_a_rule_and_of_a_condition_stays_as_small_as_documented() {
+        assert_eq!(core::mem::size_of::<Lifecycle>(), 24);
+        assert_eq!(core::mem::size_of::<DetectorState>(), 48);
+    }
+
     #[cfg(feature = "std")]
     #[test]
     fn a_boxed_store_holds_exactly_what_was_asked() {

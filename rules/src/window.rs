@@ -3,6 +3,7 @@
 //! # Invariants
 //! - Memory is fixed at compile time: `N` slots of value and timestamp, and two index deques
 //!   of capacity `N`. Nothing allocates; the configured length `len <= N` is chosen at runtime.
+//!   `N` fits a `u16`, and so do the length, the positions and the counts kept beside it.
 //! - Every statistic is updated in O(1) per sample (min and max in amortised O(1) through
 //!   monotonic deques). Nothing rescans the window on the hot path.
 //! - Power sums are kept of `x - shift`, where `shift` is a recent mean. Shifting keeps the sums
@@ -66,10 +67,11 @@ pub struct Window<const N: usize> {
     values: [f64; N],
     times_ms: [i64; N],
     /// Configured length, `1..=N`.
-    len: usize,
+    len: u16,
     /// Slot of the oldest sample.
-    head: usize,
-    count: usize,
+    head: u16,
+    count: u16,
+    pushes_since_rebase: u16,
     shift: f64,
     /// Sums of `d = x - shift` to the powers 1 to 4.
     s1: f64,
@@ -82,7 +84,6 @@ pub struct Window<const N: usize> {
     st: f64,
     stt: f64,
     std: f64,
-    pushes_since_rebase: usize,
     /// Slots in decreasing (max) or increasing (min) value order; front is the extreme.
     max_slots: Deque<u16, N>,
     min_slots: Deque<u16, N>,
@@ -114,7 +115,8 @@ impl<const N: usize> Window<N> {
         Ok(Self {
             values: [0.0; N],
             times_ms: [0; N],
-            len,
+            // Cannot truncate: `len <= N`, and `N` fits a u16 (checked above).
+            len: len as u16,
             head: 0,
             count: 0,
             shift: 0.0,
@@ -134,12 +136,17 @@ impl<const N: usize> Window<N> {
 
     /// The configured length.
     pub fn len(&self) -> usize {
-        self.len
+        usize::from(self.len)
     }
 
     /// Samples currently held (`<= len`).
     pub fn count(&self) -> usize {
-        self.count
+        usize::from(self.count)
+    }
+
+    /// The slot of the `i`-th sample, oldest first.
+    fn slot(&self, i: usize) -> usize {
+        (usize::from(self.head) + i) % self.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -163,7 +170,7 @@ impl<const N: usize> Window<N> {
         if self.count == self.len {
             self.evict_oldest();
         }
-        let slot = (self.head + self.count) % self.len;
+        let slot = self.slot(self.count());
         self.values[slot] = value;
         self.times_ms[slot] = time_ms;
         self.count += 1;
@@ -184,7 +191,7 @@ impl<const N: usize> Window<N> {
     }
 
     fn evict_oldest(&mut self) {
-        let slot = self.head;
+        let slot = usize::from(self.head);
         let (time_ms, value) = (self.times_ms[slot], self.values[slot]);
         let d = value - self.shift;
         let d2 = d * d;
@@ -202,7 +209,8 @@ impl<const N: usize> Window<N> {
         if self.min_slots.front() == Some(&(slot as u16)) {
             self.min_slots.pop_front();
         }
-        self.head = (self.head + 1) % self.len;
+        // Cannot truncate: a slot is below `len`.
+        self.head = self.slot(1) as u16;
         self.count -= 1;
     }
 
@@ -252,7 +260,7 @@ impl<const N: usize> Window<N> {
     /// Recomputes every sum exactly around the current mean and the oldest timestamp.
     fn rebase(&mut self) {
         self.pushes_since_rebase = 0;
-        let n = self.count as f64;
+        let n = f64::from(self.count);
         let mut mean = self.shift + self.s1 / n;
         if !mean.is_finite() {
             // Samples near ±f64::MAX overflowed the running sums. Take the mean from the values
@@ -261,11 +269,11 @@ impl<const N: usize> Window<N> {
             mean = self.iter().map(|(_, x)| x / n).sum();
         }
         self.shift = mean;
-        self.t0_ms = self.times_ms[self.head];
+        self.t0_ms = self.times_ms[usize::from(self.head)];
         (self.s1, self.s2, self.s3, self.s4) = (0.0, 0.0, 0.0, 0.0);
         (self.st, self.stt, self.std) = (0.0, 0.0, 0.0);
-        for i in 0..self.count {
-            let slot = (self.head + i) % self.len;
+        for i in 0..self.count() {
+            let slot = self.slot(i);
             self.add_to_sums(self.times_ms[slot], self.values[slot]);
         }
     }
@@ -275,13 +283,13 @@ impl<const N: usize> Window<N> {
         if self.count == 0 {
             return None;
         }
-        let n = self.count as f64;
+        let n = f64::from(self.count);
         let (a1, a2, a3, a4) = (self.s1 / n, self.s2 / n, self.s3 / n, self.s4 / n);
         let variance = (a2 - a1 * a1).max(0.0);
         let m3 = a3 - 3.0 * a1 * a2 + 2.0 * a1 * a1 * a1;
         let m4 = a4 - 4.0 * a1 * a3 + 6.0 * a1 * a1 * a2 - 3.0 * a1 * a1 * a1 * a1;
         Some(Moments {
-            count: self.count,
+            count: self.count(),
             mean: self.shift + a1,
             variance,
             m3,
@@ -305,7 +313,7 @@ impl<const N: usize> Window<N> {
         if self.count < 2 {
             return None;
         }
-        let n = self.count as f64;
+        let n = f64::from(self.count);
         let denominator = n * self.stt - self.st * self.st;
         // Timestamps that are all equal (or nearly) give no slope rather than a huge one.
         if denominator <= 1e-9 * n * self.stt.abs().max(1.0) {
@@ -317,8 +325,8 @@ impl<const N: usize> Window<N> {
 
     /// The samples oldest first, as `(time_ms, value)`.
     pub fn iter(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
-        (0..self.count).map(move |i| {
-            let slot = (self.head + i) % self.len;
+        (0..self.count()).map(move |i| {
+            let slot = self.slot(i);
             (self.times_ms[slot], self.values[slot])
         })
     }
