@@ -116,6 +116,7 @@ fn main() {
         ("DetectorState", size_of::<DetectorState>()),
         ("Lifecycle", size_of::<Lifecycle>()),
         ("Window<64>", size_of::<Window<64>>()),
+        ("Window<64, u8>", size_of::<Window<64, u8>>()),
         ("SensorEngine<64>", size_of::<SensorEngine<64>>()),
     ] {
         println!("  {name:<18} {size:>6}");

@@ -12,7 +12,7 @@
 //!   the window again holds only post-anomaly data and the live baseline takes over.
 
 use crate::features::{self, Ewma, Feature};
-use crate::window::{Moments, Window};
+use crate::window::{Moments, SlotIndex, Window};
 
 /// How far (in standard deviations) a sample must stray from the CUSUM's reference to freeze
 /// it. One sigma: in stationary noise the freeze lasts only while samples stray (and the
@@ -151,12 +151,12 @@ pub struct Judgement {
 
 /// Everything a detector may look at for one sample.
 #[derive(Debug)]
-pub struct Sample<'a, const N: usize> {
+pub struct Sample<'a, const N: usize, I: SlotIndex> {
     pub value: f64,
     /// The window's statistics before this sample entered it.
     pub before: Option<Moments>,
     /// The window with this sample in it.
-    pub window: &'a Window<N>,
+    pub window: &'a Window<N, I>,
     pub ewma: &'a Ewma,
 }
 
@@ -188,10 +188,10 @@ pub struct DetectorState {
 impl DetectorState {
     /// Judges one sample; `None` while the detector cannot judge yet (warm-up, undefined
     /// feature), which counts as "not holding" but leaves the hysteresis state alone.
-    pub fn judge<const N: usize>(
+    pub fn judge<const N: usize, I: SlotIndex>(
         &mut self,
         spec: &DetectorSpec,
-        sample: &Sample<'_, N>,
+        sample: &Sample<'_, N, I>,
     ) -> Option<Judgement> {
         match *spec {
             DetectorSpec::Level {
@@ -294,10 +294,10 @@ impl DetectorState {
     }
 
     /// The (mean, std) to judge against: frozen while an anomaly lasts, else the window's.
-    fn baseline<const N: usize>(
+    fn baseline<const N: usize, I: SlotIndex>(
         &self,
         spec: &BaselineSpec,
-        sample: &Sample<'_, N>,
+        sample: &Sample<'_, N, I>,
     ) -> Option<(f64, f64)> {
         let live = sample.before?;
         if live.count < spec.warmup.max(2) {
@@ -314,9 +314,9 @@ impl DetectorState {
     /// sum grows). An excursion that never raised thaws as soon as it ends; after one that
     /// raised, the window is full of anomalous samples, so the baseline thaws only once the
     /// condition has not held for a whole window.
-    fn after_judging<const N: usize>(
+    fn after_judging<const N: usize, I: SlotIndex>(
         &mut self,
-        sample: &Sample<'_, N>,
+        sample: &Sample<'_, N, I>,
         baseline: &BaselineSpec,
         excursion: bool,
     ) {

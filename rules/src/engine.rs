@@ -18,7 +18,7 @@ use crate::alert::{AlertState, Severity, Timing};
 use crate::detect::{DetectorKind, DetectorSpec, Judgement, Sample};
 use crate::features::{Ewma, Feature};
 use crate::states::{Inline, RuleStates, StoreFull};
-use crate::window::{InvalidLength, Window};
+use crate::window::{InvalidLength, SlotIndex, Window};
 
 /// Conditions one rule may combine.
 pub const MAX_CONDITIONS: usize = 4;
@@ -94,14 +94,14 @@ pub enum CapacityError {
     Store(StoreFull),
 }
 
-/// The engine of one sensor, with a window of at most `N` samples and the state of its rules
-/// in `S`; see the module docs.
+/// The engine of one sensor, with a window of at most `N` samples (slots numbered with `I`)
+/// and the state of its rules in `S`; see the module docs.
 #[derive(Debug, Clone)]
-pub struct SensorEngine<const N: usize, S = Inline> {
+pub struct SensorEngine<const N: usize, S = Inline, I: SlotIndex = u16> {
     /// `spec.valid_range`, or the whole line when there is none: every finite value is in it.
     /// (A pair of bounds takes 16 bytes, an `Option` of one 24.)
     accepted: (f64, f64),
-    window: Window<N>,
+    window: Window<N, I>,
     ewma: Ewma,
     states: S,
     /// The largest timestamp so far, and the latest; both meaningless until a sample has been
@@ -111,7 +111,7 @@ pub struct SensorEngine<const N: usize, S = Inline> {
     counters: Counters,
 }
 
-impl<const N: usize, S: RuleStates> SensorEngine<N, S> {
+impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
     /// An engine for `rules`; every later call to `process` must pass the same rules.
     pub fn new(spec: SensorSpec, rules: &[RuleSpec]) -> Result<Self, CapacityError> {
         let window = Window::new(spec.window).map_err(CapacityError::Window)?;
@@ -134,7 +134,7 @@ impl<const N: usize, S: RuleStates> SensorEngine<N, S> {
         self.counters
     }
 
-    pub fn window(&self) -> &Window<N> {
+    pub fn window(&self) -> &Window<N, I> {
         &self.window
     }
 

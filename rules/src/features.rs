@@ -1,6 +1,6 @@
 //! The features a rule can look at, and how each is read off a window.
 
-use crate::window::Window;
+use crate::window::{SlotIndex, Window};
 
 /// A feature of one sensor's signal. `Value` is the latest sample itself; the others are
 /// computed over the sensor's window (see [`Window`]), except `Ewma`, which is an
@@ -92,9 +92,9 @@ impl Ewma {
 
 /// Reads `feature` off the window (which already holds `latest`); `None` while it is undefined
 /// (an empty window, a slope with one timestamp, a crest factor of a zero signal).
-pub fn read<const N: usize>(
+pub fn read<const N: usize, I: SlotIndex>(
     feature: Feature,
-    window: &Window<N>,
+    window: &Window<N, I>,
     ewma: &Ewma,
     latest: f64,
 ) -> Option<f64> {
@@ -119,6 +119,6 @@ pub fn read<const N: usize>(
     }
 }
 
-fn peak<const N: usize>(window: &Window<N>) -> Option<f64> {
+fn peak<const N: usize, I: SlotIndex>(window: &Window<N, I>) -> Option<f64> {
     Some(window.max()?.abs().max(window.min()?.abs()))
 }

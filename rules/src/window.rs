@@ -4,6 +4,8 @@
 //! - Memory is fixed at compile time: `N` slots of value and timestamp, and two index deques
 //!   of capacity `N`. Nothing allocates; the configured length `len <= N` is chosen at runtime.
 //!   `N` fits a `u16`, and so do the length, the positions and the counts kept beside it.
+//!   The deques hold slot numbers of type `I` ([`SlotIndex`]): `u8` for windows of up to 256
+//!   samples halves them.
 //! - Every statistic is updated in O(1) per sample (min and max in amortised O(1) through
 //!   monotonic deques). Nothing rescans the window on the hot path.
 //! - Power sums are kept of `x - shift`, where `shift` is a recent mean. Shifting keeps the sums
@@ -61,9 +63,42 @@ impl Moments {
     }
 }
 
-/// A sliding window of at most `N` samples; see the module docs for its invariants.
+/// The type of a slot number in a window's min and max deques. `u8` halves the deques of a
+/// window of up to 256 samples (the agent's default window is 60); `u16`, the default, serves
+/// any window.
+pub trait SlotIndex: Copy + PartialEq + core::fmt::Debug {
+    /// The largest capacity `N` of a window whose slots this type numbers.
+    const SLOTS: usize;
+    /// `slot` must be below [`SlotIndex::SLOTS`].
+    fn from_slot(slot: usize) -> Self;
+    fn slot(self) -> usize;
+}
+
+impl SlotIndex for u8 {
+    const SLOTS: usize = 1 << u8::BITS;
+    fn from_slot(slot: usize) -> Self {
+        slot as u8
+    }
+    fn slot(self) -> usize {
+        usize::from(self)
+    }
+}
+
+impl SlotIndex for u16 {
+    /// One short of 2^16, because the window's length must fit a u16 too.
+    const SLOTS: usize = u16::MAX as usize;
+    fn from_slot(slot: usize) -> Self {
+        slot as u16
+    }
+    fn slot(self) -> usize {
+        usize::from(self)
+    }
+}
+
+/// A sliding window of at most `N` samples, whose deques number slots with `I`; see the module
+/// docs for its invariants.
 #[derive(Debug, Clone)]
-pub struct Window<const N: usize> {
+pub struct Window<const N: usize, I: SlotIndex = u16> {
     values: [f64; N],
     times_ms: [i64; N],
     /// Configured length, `1..=N`.
@@ -85,8 +120,8 @@ pub struct Window<const N: usize> {
     stt: f64,
     std: f64,
     /// Slots in decreasing (max) or increasing (min) value order; front is the extreme.
-    max_slots: Deque<u16, N>,
-    min_slots: Deque<u16, N>,
+    max_slots: Deque<I, N>,
+    min_slots: Deque<I, N>,
 }
 
 /// The window length asked for is 0 or larger than the window's capacity.
@@ -96,16 +131,16 @@ pub struct InvalidLength {
     pub capacity: usize,
 }
 
-impl<const N: usize> Window<N> {
-    const FITS_U16: () = assert!(
-        N > 0 && N <= u16::MAX as usize,
-        "window capacity must fit u16"
+impl<const N: usize, I: SlotIndex> Window<N, I> {
+    const FITS: () = assert!(
+        N > 0 && N <= I::SLOTS,
+        "window capacity must fit its slot index (and so a u16)"
     );
 
     /// An empty window that holds the last `len` samples.
     pub fn new(len: usize) -> Result<Self, InvalidLength> {
         #[allow(clippy::let_unit_value)]
-        let () = Self::FITS_U16;
+        let () = Self::FITS;
         if len == 0 || len > N {
             return Err(InvalidLength {
                 requested: len,
@@ -203,10 +238,11 @@ impl<const N: usize> Window<N> {
         self.st -= t;
         self.stt -= t * t;
         self.std -= t * d;
-        if self.max_slots.front() == Some(&(slot as u16)) {
+        let slot_index = I::from_slot(slot);
+        if self.max_slots.front() == Some(&slot_index) {
             self.max_slots.pop_front();
         }
-        if self.min_slots.front() == Some(&(slot as u16)) {
+        if self.min_slots.front() == Some(&slot_index) {
             self.min_slots.pop_front();
         }
         // Cannot truncate: a slot is below `len`.
@@ -237,13 +273,13 @@ impl<const N: usize> Window<N> {
     /// other sample is above `value` nor below it, every sample equals it.
     fn push_extremes(&mut self, slot: usize, value: f64) -> bool {
         while let Some(&back) = self.max_slots.back() {
-            if self.values[usize::from(back)] > value {
+            if self.values[back.slot()] > value {
                 break;
             }
             self.max_slots.pop_back();
         }
         while let Some(&back) = self.min_slots.back() {
-            if self.values[usize::from(back)] < value {
+            if self.values[back.slot()] < value {
                 break;
             }
             self.min_slots.pop_back();
@@ -251,7 +287,7 @@ impl<const N: usize> Window<N> {
         let flat = self.max_slots.is_empty() && self.min_slots.is_empty();
         // Each live slot is in each deque at most once and the deques hold at most `len <= N`
         // slots, so these pushes cannot overflow.
-        let slot = slot as u16;
+        let slot = I::from_slot(slot);
         let _ = self.max_slots.push_back(slot);
         let _ = self.min_slots.push_back(slot);
         flat
@@ -299,12 +335,12 @@ impl<const N: usize> Window<N> {
 
     /// Largest value in the window.
     pub fn max(&self) -> Option<f64> {
-        self.max_slots.front().map(|&s| self.values[usize::from(s)])
+        self.max_slots.front().map(|&s| self.values[s.slot()])
     }
 
     /// Smallest value in the window.
     pub fn min(&self) -> Option<f64> {
-        self.min_slots.front().map(|&s| self.values[usize::from(s)])
+        self.min_slots.front().map(|&s| self.values[s.slot()])
     }
 
     /// Least-squares slope of value over time, in units per minute. `None` with fewer than two

@@ -2,11 +2,13 @@
 //! computation over the last `len` samples.
 //!
 //! # What is generated
-//! Window lengths `1..=N` for `N = 64` and `N = 256`; sequences built from segments of
-//! several regimes (small noise around a large offset, a wide range of ±1e9, integers,
-//! constant runs, ordinary noise), long enough to be many windows, so that eviction and the
-//! periodic rebase of the power sums run many times; timestamps that step forwards, stand
-//! still and step backwards, from several origins (0, an epoch in ms, negative).
+//! Window lengths `1..=N` for `N = 64` (two-byte slot numbers, the default) and `N = 256`
+//! (one-byte slot numbers, at their limit: the agent's runners use them up to 256 samples);
+//! sequences built from segments of several regimes (small noise around a large offset, a
+//! wide range of ±1e9, integers, constant runs, ordinary noise), long enough to be many
+//! windows, so that eviction and the periodic rebase of the power sums run many times;
+//! timestamps that step forwards, stand still and step backwards, from several origins (0, an
+//! epoch in ms, negative).
 //!
 //! # The reference
 //! Plain two-pass f64 over the window's samples, with compensated (Neumaier) sums and a
@@ -46,6 +48,7 @@
 //! - min, max, peak, peak_to_peak and value are exact.
 
 use edge_rules::features::{self, Ewma, Feature};
+use edge_rules::window::SlotIndex;
 use edge_rules::Window;
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
@@ -129,9 +132,9 @@ fn close(feature: &str, got: f64, want: f64, tolerance: f64) -> Result<(), TestC
     Ok(())
 }
 
-fn read<const N: usize>(
+fn read<const N: usize, I: SlotIndex>(
     feature: Feature,
-    window: &Window<N>,
+    window: &Window<N, I>,
     ewma: &Ewma,
     latest: f64,
 ) -> Option<f64> {
@@ -139,12 +142,12 @@ fn read<const N: usize>(
 }
 
 /// Feeds `samples` one by one and compares every feature after every push.
-fn check_stream<const N: usize>(
+fn check_stream<const N: usize, I: SlotIndex>(
     len: usize,
     alpha: f64,
     samples: &[(i64, f64)],
 ) -> Result<(), TestCaseError> {
-    let mut window = Window::<N>::new(len).expect("1 <= len <= N");
+    let mut window = Window::<N, I>::new(len).expect("1 <= len <= N");
     let mut ewma = Ewma::new(alpha);
     let mut reference_ewma: Option<f64> = None;
     let mut largest = 0.0f64;
@@ -368,7 +371,7 @@ proptest! {
 
     #[test]
     fn every_feature_of_a_64_slot_window_matches_a_two_pass_computation((len, alpha, samples) in case(64, 1_500)) {
-        check_stream::<64>(len, alpha, &samples)?;
+        check_stream::<64, u16>(len, alpha, &samples)?;
     }
 }
 
@@ -378,7 +381,7 @@ proptest! {
 
     #[test]
     fn every_feature_of_a_256_slot_window_matches_a_two_pass_computation((len, alpha, samples) in case(256, 2_500)) {
-        check_stream::<256>(len, alpha, &samples)?;
+        check_stream::<256, u8>(len, alpha, &samples)?;
     }
 }
 

@@ -21,6 +21,7 @@ use crate::engine::{
 };
 use crate::features::{self, Feature};
 use crate::states::Boxed;
+use crate::window::SlotIndex;
 
 /// A rule as applied to one sensor, with its lineage.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -265,14 +266,15 @@ impl fmt::Debug for SensorRunner {
 }
 
 impl SensorRunner {
-    /// Memory is fixed here: the smallest window class that holds the plan's window.
+    /// Memory is fixed here: the smallest window class that holds the plan's window, with
+    /// one-byte slot numbers up to 256 samples.
     pub fn new(plan: &SensorPlan) -> Result<Self, CapacityError> {
         let specs = Arc::clone(&plan.specs);
         let inner: Box<dyn Run> = match plan.spec.window {
-            0..=64 => Box::new(Sized::<64>::new(plan.spec, specs)?),
-            65..=256 => Box::new(Sized::<256>::new(plan.spec, specs)?),
-            257..=1024 => Box::new(Sized::<1024>::new(plan.spec, specs)?),
-            _ => Box::new(Sized::<4096>::new(plan.spec, specs)?),
+            0..=64 => Box::new(Sized::<64, u8>::new(plan.spec, specs)?),
+            65..=256 => Box::new(Sized::<256, u8>::new(plan.spec, specs)?),
+            257..=1024 => Box::new(Sized::<1024, u16>::new(plan.spec, specs)?),
+            _ => Box::new(Sized::<4096, u16>::new(plan.spec, specs)?),
         };
         Ok(Self { inner })
     }
@@ -308,12 +310,12 @@ trait Run: Send {
 }
 
 /// The rules' state is boxed to the exact counts of the plan: see [`crate::states`].
-struct Sized<const N: usize> {
-    engine: SensorEngine<N, Boxed>,
+struct Sized<const N: usize, I: SlotIndex> {
+    engine: SensorEngine<N, Boxed, I>,
     specs: Arc<[RuleSpec]>,
 }
 
-impl<const N: usize> Sized<N> {
+impl<const N: usize, I: SlotIndex> Sized<N, I> {
     fn new(spec: SensorSpec, specs: Arc<[RuleSpec]>) -> Result<Self, CapacityError> {
         Ok(Self {
             engine: SensorEngine::new(spec, &specs)?,
@@ -322,7 +324,7 @@ impl<const N: usize> Sized<N> {
     }
 }
 
-impl<const N: usize> Run for Sized<N> {
+impl<const N: usize, I: SlotIndex + Send> Run for Sized<N, I> {
     fn process(
         &mut self,
         time_ms: i64,
