@@ -267,10 +267,13 @@ impl fmt::Debug for SensorRunner {
 
 impl SensorRunner {
     /// Memory is fixed here: the smallest window class that holds the plan's window, with
-    /// one-byte slot numbers up to 256 samples.
+    /// one-byte slot numbers up to 256 samples. The default window has a class of its own,
+    /// exactly its size: it is the window of every sensor without rules of its own, most
+    /// sensors of a large gateway.
     pub fn new(plan: &SensorPlan) -> Result<Self, CapacityError> {
         let specs = Arc::clone(&plan.specs);
         let inner: Box<dyn Run> = match plan.spec.window {
+            DEFAULT_WINDOW => Box::new(Sized::<DEFAULT_WINDOW, u8>::new(plan.spec, specs)?),
             0..=64 => Box::new(Sized::<64, u8>::new(plan.spec, specs)?),
             65..=256 => Box::new(Sized::<256, u8>::new(plan.spec, specs)?),
             257..=1024 => Box::new(Sized::<1024, u16>::new(plan.spec, specs)?),
