@@ -100,7 +100,7 @@ pub enum CapacityError {
 pub struct SensorEngine<const N: usize, S = Inline, I: SlotIndex = u16> {
     /// `spec.valid_range`, or the whole line when there is none: every finite value is in it.
     /// (A pair of bounds takes 16 bytes, an `Option` of one 24.)
-    accepted: (f64, f64),
+    accepted_range: (f64, f64),
     window: Window<N, I>,
     ewma: Ewma,
     states: S,
@@ -118,7 +118,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
         let conditions = rules.iter().map(|r| r.conditions.len()).sum();
         let states = S::at_rest(rules.len(), conditions).map_err(CapacityError::Store)?;
         Ok(Self {
-            accepted: spec
+            accepted_range: spec
                 .valid_range
                 .unwrap_or((f64::NEG_INFINITY, f64::INFINITY)),
             window,
@@ -172,7 +172,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
             self.counters.rejected_not_finite += 1;
             return Err(Rejection::NotFinite);
         }
-        let (min, max) = self.accepted;
+        let (min, max) = self.accepted_range;
         if !(min..=max).contains(&value) {
             self.counters.rejected_out_of_range += 1;
             return Err(Rejection::OutOfRange);
