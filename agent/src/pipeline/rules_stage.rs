@@ -58,7 +58,8 @@ impl RulesStage {
         }
     }
 
-    /// Processes one event from a source, pushing what should be spooled onto `out`.
+    /// Processes one event from a source, pushing what should be spooled onto `out`: the
+    /// reading itself (when readings are forwarded), then what the rules made of it.
     pub fn process(&mut self, event: Event, out: &mut Vec<Event>) {
         let EventBody::Reading(reading) = &event.body else {
             out.push(event);
@@ -68,48 +69,40 @@ impl RulesStage {
             out.push(event);
             return;
         }
-        let (sensor_id, value, ts_ms) = (reading.sensor.clone(), reading.value, event.ts_ms);
+        let (value, ts_ms) = (reading.value, event.ts_ms);
+        // The sensor id is borrowed from the event, which may be forwarded: note where the
+        // rules' events start, run the rules, and put the reading in front of them.
+        let derived_from = out.len();
+        self.run_rules(&reading.sensor, ts_ms, value, out);
         if self.forward_readings {
-            out.push(event);
+            out.insert(derived_from, event);
         }
-        let rules = &self.rules;
-        let entry = self.sensors.entry(sensor_id.clone()).or_insert_with(|| {
-            let built = rules
-                .plan(&sensor_id, None)
-                .map_err(|e| e.to_string())
-                .and_then(|plan| {
-                    let runner = SensorRunner::new(&plan).map_err(|e| format!("{e:?}"))?;
-                    Ok(Box::new(Sensor {
-                        plan,
-                        runner,
-                        samples_since_features: 0,
-                        rejection_logged: false,
-                    }))
-                });
-            built
-                .inspect_err(
-                    |error| warn!(sensor = %sensor_id, %error, "no rules run for this sensor"),
-                )
-                .ok()
+    }
+
+    /// Runs `sensor`'s rules on one good sample, pushing alert transitions and, once per
+    /// window, its features. Allocates nothing for a sample that changes nothing.
+    fn run_rules(&mut self, sensor_id: &str, ts_ms: i64, value: f64, out: &mut Vec<Event>) {
+        if !self.sensors.contains_key(sensor_id) {
+            let built = self.build(sensor_id);
+            self.sensors.insert(sensor_id.to_owned(), built);
+        }
+        let Some(Some(sensor)) = self.sensors.get_mut(sensor_id) else {
+            return;
+        };
+        let plan = &sensor.plan;
+        let processed = sensor.runner.process(ts_ms, value, &mut |transition| {
+            let alert = Alert::from_transition(plan, &transition, None);
+            out.push(Event {
+                ts_ms: transition.time_ms,
+                body: EventBody::Alert(alert),
+            });
         });
-        let Some(sensor) = entry else { return };
-        let mut transitions = Vec::new();
-        if let Err(rejection) = sensor
-            .runner
-            .process(ts_ms, value, &mut |t| transitions.push(t))
-        {
+        if let Err(rejection) = processed {
             if !sensor.rejection_logged {
                 sensor.rejection_logged = true;
                 warn!(sensor = %sensor_id, ?rejection, value, "sample rejected by the rules (further rejections are counted, not logged)");
             }
             return;
-        }
-        for transition in &transitions {
-            let alert = Alert::from_transition(&sensor.plan, transition, None);
-            out.push(Event {
-                ts_ms: transition.time_ms,
-                body: EventBody::Alert(alert),
-            });
         }
         sensor.samples_since_features += 1;
         if sensor.samples_since_features >= sensor.plan.spec.window {
@@ -120,7 +113,7 @@ impl RulesStage {
                 .filter_map(|f| sensor.runner.feature(f).map(|v| (f.name().to_string(), v)))
                 .collect();
             let features = FeatureSet {
-                sensor: sensor_id,
+                sensor: sensor_id.to_owned(),
                 window: sensor.plan.spec.window as u32,
                 values,
             };
@@ -129,5 +122,91 @@ impl RulesStage {
                 body: EventBody::Features(features),
             });
         }
+    }
+
+    /// The engine of a sensor seen for the first time; `None` (logged) if no rules can run.
+    fn build(&self, sensor_id: &str) -> Option<Box<Sensor>> {
+        let built = self
+            .rules
+            .plan(sensor_id, None)
+            .map_err(|e| e.to_string())
+            .and_then(|plan| {
+                let runner = SensorRunner::new(&plan).map_err(|e| format!("{e:?}"))?;
+                Ok(Box::new(Sensor {
+                    plan,
+                    runner,
+                    samples_since_features: 0,
+                    rejection_logged: false,
+                }))
+            });
+        built
+            .inspect_err(|error| warn!(sensor = %sensor_id, %error, "no rules run for this sensor"))
+            .ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Reading;
+
+    fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
+        Event {
+            ts_ms,
+            body: EventBody::Reading(Reading {
+                sensor: sensor.to_owned(),
+                value,
+                unit: None,
+                quality: Quality::Good,
+            }),
+        }
+    }
+
+    /// A flat signal with a little noise, then a large step: the default rules raise on it.
+    fn step_signal(stage: &mut RulesStage) -> Vec<Event> {
+        let mut out = Vec::new();
+        for i in 0..400i64 {
+            let noise = [0.0, 0.1, -0.1, 0.05, -0.05][(i % 5) as usize];
+            let value = if i < 300 { 20.0 + noise } else { 80.0 + noise };
+            stage.process(reading("pump.temp", i * 1000, value), &mut out);
+        }
+        out
+    }
+
+    fn default_rules() -> RuleSet {
+        crate::rule_files::load(&[]).expect("the embedded default rules load")
+    }
+
+    #[test]
+    fn each_reading_comes_before_what_the_rules_made_of_it() {
+        let mut stage = RulesStage::new(default_rules(), true);
+        let out = step_signal(&mut stage);
+        let kinds: Vec<&str> = out.iter().map(|e| e.body.kind()).collect();
+        assert_eq!(kinds.iter().filter(|k| **k == "reading").count(), 400);
+        assert!(kinds.contains(&"alert"), "the step raises an alert");
+        // One features event per window of 60 samples.
+        assert_eq!(kinds.iter().filter(|k| **k == "features").count(), 400 / 60);
+        assert_eq!(kinds[0], "reading");
+        let mut last_reading_ts = i64::MIN;
+        for event in &out {
+            match &event.body {
+                EventBody::Reading(_) => last_reading_ts = event.ts_ms,
+                // Derived events follow the reading they came from, never an earlier one.
+                _ => assert_eq!(event.ts_ms, last_reading_ts, "{event:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn without_forwarding_only_the_rules_events_leave() {
+        let mut forwarding = RulesStage::new(default_rules(), true);
+        let mut quiet = RulesStage::new(default_rules(), false);
+        let derived: Vec<Event> = step_signal(&mut forwarding)
+            .into_iter()
+            .filter(|e| e.body.kind() != "reading")
+            .collect();
+        let out = step_signal(&mut quiet);
+        assert!(!out.is_empty());
+        assert_eq!(format!("{out:?}"), format!("{derived:?}"));
     }
 }
