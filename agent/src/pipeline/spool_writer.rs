@@ -18,8 +18,12 @@ use crate::event::{Event, EventBody, HealthState};
 use crate::sources::now_ms;
 use crate::spool::{Priority, SharedSpool, SpoolError};
 
-/// Events appended with one flush, at most.
-pub const MAX_GROUP: usize = 4096;
+/// Events appended with one flush, at most. A group and its encoded records are transient,
+/// but each group's peak is what the heap grows to: at 20,000 readings a second the agent's
+/// resident memory measured 37 MiB with groups of 4,096, 27 with 1,024 and 22 with 256, at
+/// the same throughput and CPU (README, "Modbus load"). Still a few hundred flushes a second
+/// at most, which the spool's grouped appends sustain many times over.
+pub const MAX_GROUP: usize = 256;
 /// How often drops are reported, at most.
 pub const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
 

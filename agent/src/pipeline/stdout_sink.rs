@@ -13,8 +13,9 @@ use tracing::error;
 use crate::event::{wire, Event};
 use crate::spool::SharedSpool;
 
-/// Records read from the spool at a time.
-const BATCH: usize = 4096;
+/// Records read from the spool at a time: small, because a batch and its text are transient
+/// memory that sets the heap's peak (see `spool_writer::MAX_GROUP`).
+const BATCH: usize = 256;
 
 /// Drains `spool` to stdout until `shutdown`, then writes what is left and returns.
 pub async fn run(
