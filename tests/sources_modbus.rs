@@ -394,3 +394,68 @@ fn poll_once_decodes_what_a_pymodbus_server_holds_in_every_type_and_order() {
         "{stderr}"
     );
 }
+
+/// `poll` without `--once` runs the agent's own source tasks at the configured rate and
+/// prints wire-shape JSON lines, numbered without a gap, until SIGTERM; then it exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn poll_without_once_streams_readings_at_the_configured_rate_until_terminated() {
+    let (scenario, layout) = every_type_scenario();
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+    let mut sim = Simulator::new(plant, SimClock::manual(1800.0));
+    let address = sim
+        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    let c = &layout[0];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[agent]\ngateway = \"watch\"\n[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 5\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"{}\"\n    table = \"holding\"\n    address = {}\n    type = \"{}\"\n    order = \"{}\"\n",
+            c.sensor, c.address, c.value_type, c.order
+        ),
+    )
+    .expect("write config");
+    let mut child = Command::new(paths::edge_agent_binary())
+        .args(["poll", "--config", &config.display().to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start poll");
+    let stdout = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || {
+        BufReader::new(stdout)
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(&l.expect("line")).expect("JSON"))
+            .collect::<Vec<_>>()
+    });
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.expect("kill").success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .expect("join")
+        .expect("wait");
+    assert!(status.success(), "poll exits 0 on SIGTERM: {status}");
+    let lines = reader.join().expect("reader");
+    sim.shutdown().await.expect("shutdown");
+
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(line["gateway"], "watch", "{line}");
+        assert_eq!(line["seq"].as_u64(), Some(i as u64 + 1), "{line}");
+    }
+    let readings: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["kind"] == "reading").collect();
+    // 10 Hz for about 2 s, minus the connect: well over ten, at most about twenty.
+    assert!(
+        (10..=22).contains(&readings.len()),
+        "{} readings in 2 s at 10 Hz",
+        readings.len()
+    );
+    for reading in &readings {
+        assert_eq!(reading["sensor"], c.sensor.as_str());
+        assert_eq!(reading["value"].as_f64(), Some(c.value), "{reading}");
+    }
+}

@@ -8,6 +8,7 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
+    cli::use_one_malloc_arena();
     let args = cli::Cli::parse();
     cli::init_tracing(args.verbose);
     match cli::run(args) {

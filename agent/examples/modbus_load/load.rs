@@ -1,19 +1,10 @@
-//! The 100 devices × 20 registers at 10 Hz load: the configuration, the `sources` child (the
-//! device tasks alone, in-process, to show what the sources cost), and the counting of what
-//! the real `edge-agent run` prints.
+//! The 100 devices × 20 registers at 10 Hz load: the configuration, and the counting of what
+//! the real `edge-agent run` and `edge-agent poll` print.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use anyhow::{anyhow, bail, Context, Result};
-use edge_agent::event::{EventBody, Quality};
-use edge_agent::sources::modbus::tcp::TcpDevice;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::server::{load_register, LOAD_UNITS, REGISTERS};
 
@@ -57,68 +48,6 @@ pub fn agent_config(
         }
     }
     s
-}
-
-/// `modbus_load sources CONFIG`: the configuration's TCP devices on the agent's runtime (two
-/// workers), their events counted and dropped; prints `readings N` (good readings so far)
-/// every 100 ms until stdin closes.
-pub fn sources(args: &[String]) -> Result<()> {
-    let [path] = args else {
-        bail!("usage: modbus_load sources CONFIG");
-    };
-    let config = edge_agent::config::load(Path::new(path)).map_err(|d| {
-        anyhow!(d
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"))
-    })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let (tx, mut rx) = mpsc::channel(4096);
-        let stop = CancellationToken::new();
-        let tracker = TaskTracker::new();
-        for device in config.devices {
-            let task = TcpDevice::new(device).context("only TCP devices here")?;
-            tracker.spawn(task.run(tx.clone(), stop.clone()));
-        }
-        tracker.close();
-        drop(tx);
-        let good = Arc::new(AtomicU64::new(0));
-        let counted = Arc::clone(&good);
-        let drain = tokio::spawn(async move {
-            while let Some(event) = rx.recv().await {
-                if let EventBody::Reading(r) = event.body {
-                    if r.quality == Quality::Good {
-                        counted.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        });
-        let stdin_closed = tokio::task::spawn_blocking(|| {
-            let mut sink = Vec::new();
-            std::io::stdin().read_to_end(&mut sink)
-        });
-        tokio::pin!(stdin_closed);
-        let mut every = tokio::time::interval(Duration::from_millis(100));
-        loop {
-            tokio::select! {
-                _ = &mut stdin_closed => break,
-                _ = every.tick() => {
-                    let mut out = std::io::stdout().lock();
-                    writeln!(out, "readings {}", good.load(Ordering::Relaxed))?;
-                    out.flush()?;
-                }
-            }
-        }
-        stop.cancel();
-        tracker.wait().await;
-        drain.await?;
-        Ok(())
-    })
 }
 
 /// What a child printed so far.
@@ -177,17 +106,4 @@ fn lag_ms(line: &[u8]) -> Option<i64> {
         .ok()?
         .as_millis();
     Some(i64::try_from(now).ok()? - ts.timestamp_millis())
-}
-
-/// Follows the `readings N` lines of a `sources` child.
-pub fn follow_sources_lines(stdout: impl Read, counts: &Counts) {
-    for line in BufReader::new(stdout).lines() {
-        let Ok(line) = line else { return };
-        if let Some(n) = line
-            .strip_prefix("readings ")
-            .and_then(|n| n.parse::<u64>().ok())
-        {
-            counts.readings.store(n, Ordering::Relaxed);
-        }
-    }
 }

@@ -18,10 +18,10 @@
 //!   connection. CPU comes from `/proc/PID/stat` of the client child and of the server over
 //!   the measured window; `/proc/stat` gives what the rest of the machine used meanwhile.
 //! - **Load**: 100 devices × 20 registers at 100 ms. First `edge-agent run` with no device (the
-//!   floor), then the device tasks alone (`modbus_load sources`, same runtime shape as the
-//!   agent, events counted and dropped), then the real `edge-agent run` binary with
-//!   `forward_readings = true` and no `[mqtt]`, at the spool's default durability and at
-//!   `{ interval_ms = 500 }`. The agent's stdout (one JSON line per event) goes into a pipe
+//!   floor), then `edge-agent poll` (the same source tasks, every event printed, no rules,
+//!   spool or sink), then `edge-agent run` with `forward_readings = true` and no `[mqtt]`, at
+//!   the spool's default durability and at `{ interval_ms = 500 }`. Every row runs the real
+//!   `edge-agent` binary. Its stdout (one JSON line per event) goes into a pipe
 //!   that this process reads, counts and discards, which is how readings/s delivered end to
 //!   end are known. After the warm-up, the window measures the agent's CPU (utime + stime, %
 //!   of one core), VmRSS once a second, VmHWM (the peak since the process started, warm-up
@@ -54,7 +54,6 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("serve") => server::serve(),
         Some("throughput") => throughput::run(&args[1..]),
-        Some("sources") => load::sources(&args[1..]),
         _ => orchestrate(&Options::parse(&args)?),
     }
 }
@@ -145,7 +144,7 @@ fn orchestrate(o: &Options) -> Result<()> {
         throughput_table(&me, &addr, server.pid(), o.tx_seconds)?;
     }
     if o.load {
-        load_table(o, &me, &addr, server.pid(), work.path())?;
+        load_table(o, &addr, server.pid(), work.path())?;
     }
     if o.keep {
         println!("\nkept {}", work.keep().display());
@@ -267,7 +266,8 @@ const IDLE_SECONDS: u64 = 3;
 enum Variant {
     /// `edge-agent run` with no device: the floor (runtime, sled, rules loaded, binary).
     Idle,
-    SourcesOnly,
+    /// `edge-agent poll` (no `--once`): the sources alone, every event printed.
+    Poll,
     Agent(Option<u64>),
 }
 
@@ -275,7 +275,9 @@ impl Variant {
     fn label(self) -> String {
         match self {
             Variant::Idle => "`edge-agent run`, no device (the floor)".into(),
-            Variant::SourcesOnly => "device tasks only (in-process, events dropped)".into(),
+            Variant::Poll => {
+                "`edge-agent poll`: the sources alone (no rules, spool or sink)".into()
+            }
             Variant::Agent(None) => "`edge-agent run`, durability `every_event` (default)".into(),
             Variant::Agent(Some(ms)) => {
                 format!("`edge-agent run`, durability `{{ interval_ms = {ms} }}`")
@@ -284,7 +286,7 @@ impl Variant {
     }
 }
 
-fn load_table(o: &Options, me: &Path, addr: &str, server: u32, work: &Path) -> Result<()> {
+fn load_table(o: &Options, addr: &str, server: u32, work: &Path) -> Result<()> {
     println!(
         "## Load: {} devices × {} registers every {} ms (target {:.0} readings/s); {} s warm-up, {} s measured",
         server::LOAD_UNITS,
@@ -299,14 +301,14 @@ fn load_table(o: &Options, me: &Path, addr: &str, server: u32, work: &Path) -> R
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for (i, variant) in [
         Variant::Idle,
-        Variant::SourcesOnly,
+        Variant::Poll,
         Variant::Agent(None),
         Variant::Agent(Some(500)),
     ]
     .into_iter()
     .enumerate()
     {
-        load_row(o, me, addr, server, &work.join(format!("run{i}")), variant)?;
+        load_row(o, addr, server, &work.join(format!("run{i}")), variant)?;
     }
     println!();
     println!(
@@ -321,49 +323,35 @@ fn load_table(o: &Options, me: &Path, addr: &str, server: u32, work: &Path) -> R
     Ok(())
 }
 
-fn load_row(
-    o: &Options,
-    me: &Path,
-    addr: &str,
-    server: u32,
-    dir: &Path,
-    variant: Variant,
-) -> Result<()> {
+fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let config = dir.join("agent.toml");
     let (durability, devices) = match variant {
         Variant::Agent(ms) => (ms, true),
-        Variant::SourcesOnly => (None, true),
+        Variant::Poll => (None, true),
         Variant::Idle => (None, false),
     };
     let text = load::agent_config(addr, &dir.join("data"), durability, devices);
     std::fs::write(&config, text)?;
     let stderr = std::fs::File::create(dir.join("stderr.log"))?;
-    let mut command = match variant {
-        Variant::SourcesOnly => {
-            let mut c = Command::new(me);
-            c.arg("sources").arg(&config).stdin(Stdio::piped());
-            c
-        }
-        Variant::Agent(_) | Variant::Idle => {
-            let mut c = Command::new(&o.agent);
-            c.arg("run")
-                .arg("--config")
-                .arg(&config)
-                .stdin(Stdio::null());
-            c
-        }
+    let mut command = Command::new(&o.agent);
+    let subcommand = match variant {
+        Variant::Poll => "poll",
+        Variant::Agent(_) | Variant::Idle => "run",
     };
-    command.stdout(Stdio::piped()).stderr(stderr);
+    command
+        .arg(subcommand)
+        .arg("--config")
+        .arg(&config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
     let mut child = Spawned::start(&variant.label(), &mut command)?;
     let stdout = child.stdout()?;
     let counts = Arc::new(Counts::default());
     let reader = {
         let counts = Arc::clone(&counts);
-        std::thread::spawn(move || match variant {
-            Variant::SourcesOnly => load::follow_sources_lines(stdout, &counts),
-            Variant::Agent(_) | Variant::Idle => load::count_agent_lines(stdout, &counts),
-        })
+        std::thread::spawn(move || load::count_agent_lines(stdout, &counts))
     };
     // The floor needs no long window: nothing happens in it.
     let (warm_up, seconds) = match variant {
@@ -381,15 +369,15 @@ fn load_row(
     let features = counts.features.load(Ordering::Relaxed) - before.0;
     let alerts = counts.alerts.load(Ordering::Relaxed) - before.1;
     let disk = procfs::dir_bytes(&dir.join("data")) as f64 / (1024.0 * 1024.0);
-    if !matches!(variant, Variant::SourcesOnly) {
-        child.terminate();
-    }
+    child.terminate();
     let stopped = child.stop(STOP_GRACE);
     reader.join().ok();
     let mib = |kib: u64| kib as f64 / 1024.0;
     let lag = match variant {
-        Variant::Agent(_) => format!("{} ms", counts.max_lag_ms.load(Ordering::Relaxed)),
-        Variant::SourcesOnly | Variant::Idle => "–".to_owned(),
+        Variant::Agent(_) | Variant::Poll => {
+            format!("{} ms", counts.max_lag_ms.load(Ordering::Relaxed))
+        }
+        Variant::Idle => "–".to_owned(),
     };
     let stop = if stopped.killed {
         format!("> {} s, killed", STOP_GRACE.as_secs())

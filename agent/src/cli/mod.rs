@@ -1,5 +1,6 @@
 //! Subcommands of `edge-agent`.
 
+mod allocator;
 mod check;
 mod poll;
 mod replay;
@@ -30,7 +31,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Run recorded data (CSV) through the rules and print each alert transition as JSON.
     Replay(replay::ReplayArgs),
-    /// Read every configured Modbus device once and print each decoded value as JSON.
+    /// Poll the configured sources and print what they read as JSON lines: once (--once), or
+    /// continuously until Ctrl-C, with no rules, spool or sink.
     Poll(poll::PollArgs),
     /// Run the agent: sources, rules, spool and sink, until Ctrl-C or SIGTERM.
     Run(run::RunArgs),
@@ -38,6 +40,8 @@ enum Command {
     #[command(subcommand)]
     Spool(spool::SpoolCommand),
 }
+
+pub use allocator::use_one_arena as use_one_malloc_arena;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
@@ -47,6 +51,31 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(&args),
         Command::Spool(command) => spool::run(&command),
     }
+}
+
+/// The runtime of the long-running commands. Two workers: a gateway has few cores, and sled
+/// and serial I/O run on blocking threads.
+pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}
+
+/// A token that is cancelled on Ctrl-C or SIGTERM. Call it inside the runtime.
+pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::CancellationToken> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let token = tokio_util::sync::CancellationToken::new();
+    let mut terminate = signal(SignalKind::terminate())?;
+    let on_signal = token.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => tracing::info!("interrupted"),
+            _ = terminate.recv() => tracing::info!("terminated"),
+        }
+        on_signal.cancel();
+    });
+    Ok(token)
 }
 
 pub fn init_tracing(verbose: u8) {

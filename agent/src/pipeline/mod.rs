@@ -38,7 +38,7 @@ use crate::spool::{self, SharedSpool, Spool};
 use crate::{mqtt, rule_files};
 
 /// Capacity of the channels between stages.
-const CHANNEL: usize = 4096;
+pub const CHANNEL: usize = 4096;
 /// How long the sources get to stop, and the sink to send what it can, at shutdown.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
@@ -118,7 +118,9 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     Ok(())
 }
 
-fn start_sources(
+/// Starts a task per TCP device, per RTU bus and per serial stream of `config` on `tracker`,
+/// each sending its readings and health changes to `out` until `stop`.
+pub fn start_sources(
     config: &AgentConfig,
     tracker: &TaskTracker,
     out: &mpsc::Sender<Event>,
