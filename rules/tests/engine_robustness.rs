@@ -738,11 +738,11 @@ fn timestamps_at_both_ends_of_the_i64_range_in_one_window_are_processed() {
 
 #[test]
 fn a_toml_error_without_a_message_of_its_own_still_says_what_is_wrong() {
-    // Regression: the TOML parser gives no message for a control character in a comment, and
-    // the diagnostic read `f.toml:2:2: ` with nothing after it.
+    // Regression: toml 0.8 gave no message for a control character in a comment, and the
+    // diagnostic read `f.toml:2:2: ` with nothing after it (toml 0.9 names the problem; the
+    // agent's own fallback covers any parser that does not).
     let diagnostics = parse_rule_file("f.toml", "version = 1\n#\u{1}").expect_err("invalid TOML");
-    assert_eq!(
-        diagnostics.to_string(),
-        "f.toml:2:2: unexpected character '\\u{1}': this is not valid TOML"
-    );
+    let text = diagnostics.to_string();
+    let message = text.strip_prefix("f.toml:2:2: ").expect(&text);
+    assert!(message.len() > 10, "{text}");
 }
