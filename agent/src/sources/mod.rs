@@ -8,6 +8,7 @@ pub mod backoff;
 pub mod health;
 pub mod modbus;
 pub mod serial;
+pub mod serial_port;
 
 /// Wall-clock now in Unix milliseconds: the timestamp of a reading taken now.
 pub fn now_ms() -> i64 {

@@ -1,13 +1,13 @@
-//! Opening a Modbus client context over TCP or a serial line, under a timeout.
+//! Opening a Modbus TCP client context, under a timeout. (A serial line is opened by
+//! [`PortOpener`](crate::sources::serial_port::PortOpener), then attached with
+//! `tokio_modbus::client::rtu::attach_slave`.)
 
 use std::time::Duration;
 
 use tokio::net::lookup_host;
-use tokio_modbus::client::{rtu, tcp, Context};
+use tokio_modbus::client::{tcp, Context};
 use tokio_modbus::Slave;
-use tokio_serial::SerialPortBuilderExt;
 
-use crate::config::{Parity, SerialLine};
 use crate::sources::health::Failure;
 
 /// Connects to the Modbus TCP server at `address` (HOST:PORT) for unit `unit`.
@@ -28,36 +28,4 @@ pub async fn tcp(address: &str, unit: u8, timeout: Duration) -> Result<Context, 
     tokio::time::timeout(timeout, connect)
         .await
         .map_err(|_| Failure::Timeout)?
-}
-
-/// Opens the serial line and attaches an RTU client addressing `unit` (change it with
-/// `SlaveContext::set_slave` to talk to other slaves on the bus).
-pub fn serial(line: &SerialLine, unit: u8) -> Result<Context, Failure> {
-    let port = open_serial(line)?;
-    Ok(rtu::attach_slave(port, Slave(unit)))
-}
-
-/// Opens a serial line with its configured settings.
-pub fn open_serial(line: &SerialLine) -> Result<tokio_serial::SerialStream, Failure> {
-    let parity = match line.parity {
-        Parity::None => tokio_serial::Parity::None,
-        Parity::Even => tokio_serial::Parity::Even,
-        Parity::Odd => tokio_serial::Parity::Odd,
-    };
-    let data_bits = if line.data_bits == 7 {
-        tokio_serial::DataBits::Seven
-    } else {
-        tokio_serial::DataBits::Eight
-    };
-    let stop_bits = if line.stop_bits == 2 {
-        tokio_serial::StopBits::Two
-    } else {
-        tokio_serial::StopBits::One
-    };
-    tokio_serial::new(line.path.to_string_lossy(), line.baud)
-        .parity(parity)
-        .data_bits(data_bits)
-        .stop_bits(stop_bits)
-        .open_native_async()
-        .map_err(|e| Failure::Transport(format!("cannot open {}: {e}", line.path.display())))
 }

@@ -11,6 +11,7 @@ use super::poller::{poll_group, PlannedGroup, Value};
 use crate::config::{Device, Register, SerialLine, Transport};
 use crate::sources::health::Failure;
 use crate::sources::now_ms;
+use crate::sources::serial_port::PortOpener;
 
 /// One decoded value of one register.
 #[derive(Debug, Clone)]
@@ -54,8 +55,9 @@ pub async fn poll_once(devices: &[Device]) -> Vec<DeviceReport> {
         }
     }
     for (line, devices) in buses.into_values() {
-        match connect::serial(&line, devices[0].unit) {
-            Ok(mut ctx) => {
+        match PortOpener::new(line).open().await {
+            Ok(port) => {
+                let mut ctx = tokio_modbus::client::rtu::attach_slave(port, Slave(devices[0].unit));
                 for device in devices {
                     ctx.set_slave(Slave(device.unit));
                     reports.push(read_device(&mut ctx, device).await);

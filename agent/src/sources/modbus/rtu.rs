@@ -27,12 +27,13 @@ use tracing::{info_span, warn, Instrument};
 
 use super::breaker::Breaker;
 use super::poller::{next_due, poll_group, PlannedGroup};
-use super::{connect, readings};
+use super::readings;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
 use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth};
 use crate::sources::now_ms;
+use crate::sources::serial_port::PortOpener;
 
 /// Counters of one bus, shared with the status page and metrics.
 #[derive(Debug, Default)]
@@ -133,6 +134,7 @@ impl RtuBus {
         async move {
             let started = Instant::now();
             let silence = inter_frame_silence(&self.line);
+            let mut opener = PortOpener::new(self.line.clone());
             let mut reopen = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
             let mut ctx: Option<Context> = None;
             loop {
@@ -148,8 +150,13 @@ impl RtuBus {
                 }
                 let context = match ctx.as_mut() {
                     Some(c) => c,
-                    None => match connect::serial(&self.line, self.slaves[slave].device.unit) {
-                        Ok(c) => {
+                    None => match tokio::select! {
+                        _ = shutdown.cancelled() => return,
+                        opened = opener.open() => opened,
+                    } {
+                        Ok(port) => {
+                            let unit = Slave(self.slaves[slave].device.unit);
+                            let c = tokio_modbus::client::rtu::attach_slave(port, unit);
                             self.counters.reopens.fetch_add(1, Ordering::Relaxed);
                             reopen.reset();
                             ctx.insert(c)

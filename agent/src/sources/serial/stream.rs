@@ -36,8 +36,8 @@ use crate::config::{SerialLine, Stream};
 use crate::event::{Event, HealthState};
 use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth, Failure};
-use crate::sources::modbus::connect::open_serial;
 use crate::sources::now_ms;
+use crate::sources::serial_port::PortOpener;
 
 /// The timings of a stream task; [`Default`] is what the agent runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,8 +123,13 @@ impl StreamSource {
     pub async fn run(mut self, out: mpsc::Sender<Event>, shutdown: CancellationToken) {
         let span = info_span!("stream", id = %self.id, port = %self.line.path.display());
         async move {
+            let mut opener = PortOpener::new(self.line.clone());
             loop {
-                let stopped = match open_serial(&self.line) {
+                let opened = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    opened = opener.open() => opened,
+                };
+                let stopped = match opened {
                     Ok(port) => {
                         // Reopens are routine (a silent sensor is reopened again and again);
                         // the health events say when data stops and resumes.
