@@ -8,7 +8,7 @@ use clap::Parser;
 mod cli;
 
 fn main() -> ExitCode {
-    cli::use_one_malloc_arena();
+    cli::tune_malloc();
     let args = cli::Cli::parse();
     cli::init_tracing(args.verbose);
     match cli::run(args) {

@@ -41,7 +41,7 @@ enum Command {
     Spool(spool::SpoolCommand),
 }
 
-pub use allocator::use_one_arena as use_one_malloc_arena;
+pub use allocator::tune_malloc;
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
