@@ -67,13 +67,21 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         spool_tx.send(health).await.ok();
     }
 
+    let mut stage = RulesStage::new(rules, config.forward_readings);
+    stage.prepare(
+        config
+            .devices
+            .iter()
+            .flat_map(|d| &d.polls)
+            .flat_map(|g| &g.registers)
+            .map(|r| r.sensor.as_str()),
+    );
     let sources_stop = CancellationToken::new();
     let sources = TaskTracker::new();
     start_sources(&config, &sources, &source_tx, &sources_stop);
     sources.close();
     drop(source_tx);
 
-    let mut stage = RulesStage::new(rules, config.forward_readings);
     let rules_task = tokio::spawn(async move {
         let mut out = Vec::new();
         while let Some(event) = source_rx.recv().await {

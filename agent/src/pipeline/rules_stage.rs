@@ -58,6 +58,18 @@ impl RulesStage {
         }
     }
 
+    /// Builds the engines of `sensor_ids` now rather than at their first reading, so that the
+    /// rules' memory is taken at startup, and a sensor no rules can run for is reported at
+    /// startup. Sensors that appear later (serial stream features) are built when first seen.
+    pub fn prepare<'a>(&mut self, sensor_ids: impl IntoIterator<Item = &'a str>) {
+        for sensor_id in sensor_ids {
+            if !self.sensors.contains_key(sensor_id) {
+                let built = self.build(sensor_id);
+                self.sensors.insert(sensor_id.to_owned(), built);
+            }
+        }
+    }
+
     /// Processes one event from a source, pushing what should be spooled onto `out`: the
     /// reading itself (when readings are forwarded), then what the rules made of it.
     pub fn process(&mut self, event: Event, out: &mut Vec<Event>) {
@@ -82,10 +94,7 @@ impl RulesStage {
     /// Runs `sensor`'s rules on one good sample, pushing alert transitions and, once per
     /// window, its features. Allocates nothing for a sample that changes nothing.
     fn run_rules(&mut self, sensor_id: &str, ts_ms: i64, value: f64, out: &mut Vec<Event>) {
-        if !self.sensors.contains_key(sensor_id) {
-            let built = self.build(sensor_id);
-            self.sensors.insert(sensor_id.to_owned(), built);
-        }
+        self.prepare([sensor_id]);
         let Some(Some(sensor)) = self.sensors.get_mut(sensor_id) else {
             return;
         };
