@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info_span, warn, Instrument};
 
 use super::breaker::Breaker;
-use super::poller::{next_due, poll_group, PlannedGroup};
+use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
 use super::readings;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
@@ -144,9 +144,8 @@ impl RtuBus {
                 let Some((slave, group, when)) = self.next_request() else {
                     return;
                 };
-                tokio::select! {
-                    _ = shutdown.cancelled() => return,
-                    _ = tokio::time::sleep_until(when) => {}
+                if !wait_until(when, &shutdown).await {
+                    return;
                 }
                 let context = match ctx.as_mut() {
                     Some(c) => c,

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
-use super::poller::{next_due, poll_group, PlannedGroup};
+use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
 use super::{connect, readings};
 use crate::config::{Device, Transport};
 use crate::event::Event;
@@ -115,9 +115,8 @@ impl TcpDevice {
             let Some((index, &when)) = due.iter().enumerate().min_by_key(|(_, when)| **when) else {
                 return false;
             };
-            tokio::select! {
-                _ = shutdown.cancelled() => return false,
-                _ = tokio::time::sleep_until(when) => {}
+            if !wait_until(when, shutdown).await {
+                return false;
             }
             let group = &self.groups[index];
             let outcome = poll_group(ctx, group, self.device.timeout).await;
