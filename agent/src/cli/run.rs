@@ -19,9 +19,13 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     let config = super::allocator::settle(config);
     let runtime = super::agent_runtime()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let shutdown = super::cancel_on_signal()?;
         pipeline::run(config, shutdown).await
-    })?;
+    });
+    // The pipeline's stop is bounded by its deadlines; a blocking call still stuck past
+    // them (a hung disk) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result?;
     Ok(ExitCode::SUCCESS)
 }

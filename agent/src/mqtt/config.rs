@@ -42,8 +42,8 @@ use serde::{Deserialize, Deserializer};
 use super::error::MqttError;
 use super::topics::TopicLayout;
 
-/// The `[mqtt]` section. Parse it with [`MqttConfig::from_table`] (the agent's
-/// config keeps the section as a TOML table) or with serde; then
+/// The `[mqtt]` section. The agent's config parses it once with serde (see
+/// `config::schema`); [`MqttConfig::from_toml`] parses it alone. Then
 /// [`MqttConfig::validate`] checks what serde cannot (files are read only when
 /// the sink is built, by [`MqttSink::new`](super::MqttSink::new)).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
