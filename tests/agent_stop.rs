@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use e2e_tests::paths;
-use edge_agent::event::{Event, EventBody};
+use edge_agent::event::{payload, Event, EventBody};
 use edge_agent::spool::{self, Spool, SpoolConfig};
 use firmware_sim::{Plant, Scenario, SimClock, Simulator};
 
@@ -153,7 +153,7 @@ fn spooled(data_dir: &Path) -> Result<Vec<(u64, Event)>> {
     let records = spool.peek(usize::MAX)?;
     records
         .into_iter()
-        .map(|r| Ok((r.seq, postcard::from_bytes(&r.payload)?)))
+        .map(|r| Ok((r.seq, payload::decode(&r.payload)?)))
         .collect()
 }
 

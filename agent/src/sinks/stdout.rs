@@ -12,8 +12,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::{Sink, SinkError, SinkRun};
+use crate::event::payload;
 use crate::event::wire::{self, WIRE_VERSION};
-use crate::event::Event;
 use crate::spool::{Record, SharedSpool};
 
 /// Records read from the spool at a time: small, because a batch and its text are transient
@@ -87,7 +87,7 @@ impl StdoutSink {
 
 /// The JSON line of one record.
 pub fn line(gateway: &str, record: &Record) -> String {
-    match postcard::from_bytes::<Event>(&record.payload) {
+    match payload::decode(&record.payload) {
         Ok(event) => wire::to_json(gateway, record.seq, &event),
         Err(error) => serde_json::json!({
             "v": WIRE_VERSION,

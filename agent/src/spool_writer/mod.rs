@@ -23,7 +23,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
-use crate::event::{Event, EventBody, HealthState};
+use crate::event::{payload, Event, EventBody, HealthState};
 use crate::sources::now_ms;
 use crate::spool::{Priority, SharedSpool, SpoolError};
 use crate::stats::AgentStats;
@@ -122,12 +122,7 @@ async fn append_with_backpressure(
 ) -> Result<(u64, u64), GaveUp> {
     let encoded: Vec<(Priority, Vec<u8>)> = group
         .iter()
-        .map(|e| {
-            (
-                priority(e),
-                postcard::to_stdvec(e).expect("events always encode with postcard"),
-            )
-        })
+        .map(|e| (priority(e), payload::encode(e)))
         .collect();
     let mut pending = encoded;
     let mut dropped = (0, 0);
