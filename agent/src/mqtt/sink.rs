@@ -33,7 +33,6 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::spool::SharedSpool;
 
-use super::backoff::Backoff;
 use super::config::MqttConfig;
 use super::driver::{op_done, Driver};
 use super::error::MqttError;
@@ -41,6 +40,7 @@ use super::message::Encoder;
 use super::options::{self, STATUS_OFFLINE};
 use super::stats::SinkStatsHandle;
 use super::topics::TopicLayout;
+use crate::backoff::Backoff;
 
 /// The MQTT sink of one gateway: built from the `[mqtt]` config, then run as
 /// one task under the agent's cancellation token.
