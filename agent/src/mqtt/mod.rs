@@ -97,7 +97,8 @@
 //!
 //! `config.rs` (the `[mqtt]` section), `options.rs` (rumqttc options, TLS),
 //! `topics.rs` (topic templates), `message.rs` (record → message),
-//! `inflight.rs` (packet id ↔ seq, pure), `stats.rs` (backoff: `crate::backoff`),
+//! `inflight.rs` (packet id ↔ seq, pure), `probe.rs` (the broker's port watched between
+//! attempts), `stats.rs` (backoff: `crate::backoff`),
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
@@ -107,6 +108,7 @@ mod error;
 mod inflight;
 mod message;
 mod options;
+mod probe;
 mod sink;
 mod stats;
 mod topics;
