@@ -162,11 +162,12 @@ impl RulesStage {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::Reading;
 
-    fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
+    /// A good reading of `sensor` (also used by `reload.rs`'s tests).
+    pub(super) fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
         Event {
             ts_ms,
             body: EventBody::Reading(Reading {

@@ -60,7 +60,8 @@ impl RulesStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertState, Event, EventBody, Quality, Reading};
+    use crate::event::{AlertState, Event, EventBody};
+    use crate::rules_stage::tests::reading;
     use edge_rules::lang::parse_rule_file;
 
     fn rules(threshold: f64) -> RuleSet {
@@ -97,18 +98,6 @@ severity = "warning"
         );
         let file = parse_rule_file("test.toml", &text).expect("valid rules");
         RuleSet::new(vec![file], crate::rule_files::default_rules())
-    }
-
-    fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
-        Event {
-            ts_ms,
-            body: EventBody::Reading(Reading {
-                sensor: sensor.to_owned(),
-                value,
-                unit: None,
-                quality: Quality::Good,
-            }),
-        }
     }
 
     /// Alert transitions of `sensor` among `events`.
