@@ -5,7 +5,9 @@
 
 pub mod config;
 pub mod event;
+pub mod http;
 pub mod mqtt;
+pub mod observe;
 pub mod pipeline;
 pub mod replay;
 pub mod rule_files;

@@ -2,6 +2,7 @@
 
 mod allocator;
 mod check;
+mod notify;
 mod poll;
 mod replay;
 mod run;

@@ -12,6 +12,8 @@ pub(super) struct FileDef {
     pub agent: AgentDef,
     #[serde(default)]
     pub spool: SpoolConfig,
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
     /// Validated with the MQTT sink's own config type.
     #[serde(default)]
     pub mqtt: Option<Spanned<toml::Table>>,

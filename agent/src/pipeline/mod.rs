@@ -30,6 +30,7 @@ pub use rules_stage::RulesStage;
 
 use crate::config::{AgentConfig, Transport};
 use crate::event::{Event, HealthState};
+use crate::observe::{Observer, SinkKind};
 use crate::sources::modbus::rtu::RtuBus;
 use crate::sources::modbus::tcp::TcpDevice;
 use crate::sources::now_ms;
@@ -42,8 +43,13 @@ pub const CHANNEL: usize = 4096;
 /// How long the sources get to stop, and the sink to send what it can, at shutdown.
 const STOP_DEADLINE: Duration = Duration::from_secs(5);
 
-/// Runs the agent described by `config` until `shutdown` is cancelled.
-pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+/// Runs the agent described by `config` until `shutdown` is cancelled, reporting what it
+/// does to `observer` (metrics, health, the status page).
+pub async fn run(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    observer: Observer,
+) -> anyhow::Result<()> {
     let rules = rule_files::load(&config.rules).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the rules do not load:\n{}", lines.join("\n"))
@@ -52,6 +58,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     let (opened, report) = Spool::open(&spool_dir, config.spool.clone())
         .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
     let spool = SharedSpool::new(opened);
+    observer.rules_loaded(&config, &rules);
+    observer.spool_opened(&spool);
     info!(gateway = %config.gateway, spool = %spool_dir.display(), pending = report.pending.total(), "agent starting");
 
     let (source_tx, mut source_rx) = mpsc::channel::<Event>(CHANNEL);
@@ -64,6 +72,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             aside.to.display()
         );
         let health = Event::health(now_ms(), "spool", HealthState::Degraded, detail);
+        observer.observe(&health);
         spool_tx.send(health).await.ok();
     }
 
@@ -81,11 +90,20 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     start_sources(&config, &sources, &source_tx, &sources_stop);
     sources.close();
     drop(source_tx);
+    observer.sources_started();
 
+    let tap = observer.clone();
     let rules_task = tokio::spawn(async move {
         let mut out = Vec::new();
         while let Some(event) = source_rx.recv().await {
-            stage.process(event, &mut out);
+            {
+                let mut seen = tap.tap();
+                seen.observe(&event);
+                stage.process(event, &mut out);
+                out.iter()
+                    .filter(|e| e.body.kind() != "reading")
+                    .for_each(|e| seen.observe(e));
+            }
             for event in out.drain(..) {
                 if spool_tx.send(event).await.is_err() {
                     return;
@@ -95,7 +113,7 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
     });
 
     let sink_stop = CancellationToken::new();
-    let (waker, sink_task) = start_sink(&config, spool.clone(), sink_stop.clone())?;
+    let (waker, sink_task) = start_sink(&config, spool.clone(), sink_stop.clone(), &observer)?;
     let writer_task = tokio::spawn(spool_writer::run(
         spool.clone(),
         spool_rx,
@@ -170,9 +188,11 @@ fn start_sink(
     config: &AgentConfig,
     spool: SharedSpool,
     stop: CancellationToken,
+    observer: &Observer,
 ) -> anyhow::Result<(Arc<Notify>, SinkTask)> {
     let Some(table) = &config.mqtt else {
         info!("no [mqtt] section: events go to stdout as JSON lines");
+        observer.sink_started(SinkKind::Stdout);
         let waker = Arc::new(Notify::new());
         let task = tokio::spawn(stdout_sink::run(
             spool,
@@ -185,6 +205,7 @@ fn start_sink(
     let mqtt_config = mqtt::MqttConfig::from_table(table.clone()).context("[mqtt]")?;
     let sink = mqtt::MqttSink::new(&mqtt_config, &config.gateway, spool).context("[mqtt]")?;
     let waker = sink.waker();
+    observer.sink_started(SinkKind::Mqtt(sink.stats()));
     let task = tokio::spawn(async move {
         if let Err(e) = sink.run(stop).await {
             error!(error = %e, "the MQTT sink stopped");

@@ -161,7 +161,7 @@ pub async fn read_words(
 fn words(result: tokio_modbus::Result<Vec<u16>>) -> Result<Vec<u16>, Failure> {
     match result {
         Ok(Ok(words)) => Ok(words),
-        Ok(Err(exception)) => Err(Failure::Exception(exception.to_string())),
+        Ok(Err(exception)) => Err(Failure::Exception(exception)),
         Err(error) => Err(Failure::Transport(error.to_string())),
     }
 }

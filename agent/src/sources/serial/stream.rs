@@ -90,6 +90,7 @@ impl StreamSource {
     /// A task for `stream`, not started; fails on a window or pattern that cannot work.
     pub fn new(stream: Stream) -> Result<Self, DecoderError> {
         let decoder = StreamDecoder::new(&stream)?;
+        crate::observe::registry::register_stream(&stream.id, &decoder.counters());
         let timing = StreamTiming::default();
         Ok(Self {
             health: DeviceHealth::new(&stream.id),
