@@ -46,7 +46,8 @@ function render(status) {
   renderDevices(status);
   renderSpool(status);
   if (!userSelected) {
-    const alerting = status.active_alerts.find((a) => sensors[a.sensor]);
+    // The most severe, most recent active alert; else a sensor judged by ISO zones.
+    const alerting = bySeverity(status.active_alerts).find((a) => sensors[a.sensor]);
     const fallback = Object.values(sensors).find((s) => s.iso) || Object.values(sensors)[0];
     const pick = alerting ? alerting.sensor : selected || (fallback && fallback.id);
     if (pick && pick !== selected) select(pick, false);
@@ -62,7 +63,7 @@ function alertLine(a) {
 }
 
 function renderAlerts(status) {
-  const active = status.active_alerts.slice().sort((a, b) => rank(b.severity) - rank(a.severity) || b.raised_ms - a.raised_ms);
+  const active = bySeverity(status.active_alerts);
   $("active-count").textContent = active.length;
   $("active-alerts").innerHTML = active.length
     ? active.map((a) => `<div class="alert-card ${a.severity}" data-sensor="${esc(a.sensor)}">${alertLine(a)}</div>`).join("")
@@ -76,6 +77,7 @@ function renderAlerts(status) {
 }
 
 const rank = (severity) => ({ info: 0, warning: 1, critical: 2 }[severity] ?? 0);
+const bySeverity = (alerts) => alerts.slice().sort((a, b) => rank(b.severity) - rank(a.severity) || b.raised_ms - a.raised_ms);
 
 function renderAssets(status) {
   const alarmed = new Set(status.active_alerts.map((a) => a.sensor));

@@ -138,35 +138,86 @@ pub struct Response {
 
 /// `GET path` with an optional bearer token, under a 5 s deadline.
 pub fn get(addr: SocketAddr, path: &str, bearer: Option<&str>) -> Result<Response> {
-    let deadline = Duration::from_secs(5);
-    let mut stream = TcpStream::connect_timeout(&addr, deadline)?;
-    stream.set_read_timeout(Some(deadline))?;
-    stream.set_write_timeout(Some(deadline))?;
     let auth = bearer
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
+    request(addr, "GET", path, &auth, None, Duration::from_secs(5))
+}
+
+/// One HTTP/1.1 request with extra `headers` (each ending in CRLF) and an optional JSON body,
+/// under `deadline` for each read and write.
+pub fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    json: Option<&str>,
+    deadline: Duration,
+) -> Result<Response> {
+    let mut stream = TcpStream::connect_timeout(&addr, deadline)?;
+    stream.set_read_timeout(Some(deadline))?;
+    stream.set_write_timeout(Some(deadline))?;
+    let body = json.unwrap_or("");
+    let content = json
+        .map(|b| {
+            format!(
+                "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                b.len()
+            )
+        })
+        .unwrap_or_default();
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{headers}{content}Connection: close\r\n\r\n{body}"
     )?;
+    // Read the head, then the body by its length: some servers keep the connection open.
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw);
-    let (head, body) = text.split_once("\r\n\r\n").context("no header end")?;
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = find(&raw, b"\r\n\r\n") {
+            break at;
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            bail!("{method} {path}: connection closed before the headers ended");
+        }
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let length: Option<usize> = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok());
+    let chunked = head.contains("transfer-encoding: chunked");
+    let body_start = head_end + 4;
+    loop {
+        let have = raw.len() - body_start;
+        let complete = match length {
+            Some(length) => have >= length,
+            None if chunked => find(&raw[body_start..], b"0\r\n\r\n").is_some(),
+            None => false,
+        };
+        if complete {
+            break;
+        }
+        let n = stream.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        raw.extend_from_slice(&buf[..n]);
+    }
     let status = head
         .split_whitespace()
         .nth(1)
         .context("no status")?
         .parse()?;
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    let body = if chunked {
-        dechunk(body)?
-    } else {
-        body.to_owned()
-    };
+    let body = String::from_utf8_lossy(&raw[body_start..]).into_owned();
+    let body = if chunked { dechunk(&body)? } else { body };
     Ok(Response { status, body })
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn dechunk(mut body: &str) -> Result<String> {
