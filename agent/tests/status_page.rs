@@ -109,7 +109,7 @@ fn the_status_page_shows_live_values_and_the_demo_bearing_alert() -> Result<()> 
     assert_eq!(title, Value::from("edge-agent status"));
     let gateway = poll(Duration::from_secs(30), || {
         let text = browser.run("return document.getElementById('gateway').textContent;")?;
-        Ok((text == Value::from("demo-gw")).then_some(text))
+        Ok((text == "demo-gw").then_some(text))
     })?;
     assert!(gateway.is_some(), "the page never showed the gateway id");
 

@@ -233,3 +233,67 @@ pub fn rule_set_hash(rules: &RuleSet) -> String {
     let digest = hasher.finalize();
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spool::{FullPolicy, Priority, Spool, SpoolConfig, MIN_MAX_BYTES};
+
+    fn open_spool(dir: &std::path::Path) -> SharedSpool {
+        let config = SpoolConfig {
+            max_bytes: MIN_MAX_BYTES,
+            full_policy: FullPolicy::Reject,
+            ..SpoolConfig::default()
+        };
+        let (spool, _) = Spool::open(&dir.join("spool"), config).expect("open");
+        SharedSpool::new(spool)
+    }
+
+    #[tokio::test]
+    async fn ready_once_sources_spool_and_sink_are_up() {
+        let observer = Observer::new("g");
+        let readiness = observer.readiness().await;
+        assert!(!readiness.ready);
+        assert!(
+            readiness.detail.contains("sources not started"),
+            "{readiness:?}"
+        );
+        assert!(readiness.detail.contains("spool not open"), "{readiness:?}");
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        observer.spool_opened(&open_spool(dir.path()));
+        observer.sink_started(SinkKind::Stdout);
+        assert!(!observer.readiness().await.ready, "sources still missing");
+        observer.sources_started();
+        let readiness = observer.readiness().await;
+        assert!(readiness.ready, "{readiness:?}");
+        assert_eq!(readiness.detail, "ready");
+    }
+
+    #[tokio::test]
+    async fn a_disconnected_sink_is_ready_while_the_spool_has_room_and_not_after() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let spool = open_spool(dir.path());
+        let observer = Observer::new("g");
+        observer.spool_opened(&spool);
+        observer.sources_started();
+        // A sink that has never connected.
+        observer.sink_started(SinkKind::Mqtt(SinkStatsHandle::default()));
+        let readiness = observer.readiness().await;
+        assert!(readiness.ready, "{readiness:?}");
+        assert!(readiness.detail.contains("buffering"), "{readiness:?}");
+
+        // Fill the spool past READY_SPOOL_FILL of its bound.
+        let limit = READY_SPOOL_FILL * MIN_MAX_BYTES as f64;
+        while (spool.stats().await.expect("stats").pending_bytes.total() as f64) < limit {
+            spool
+                .append(Priority::Alert, vec![7; 64])
+                .await
+                .expect("room left below the bound");
+        }
+        let readiness = observer.readiness().await;
+        assert!(!readiness.ready, "{readiness:?}");
+        assert!(!readiness.sink_ok);
+        assert!(readiness.detail.contains("nearly full"), "{readiness:?}");
+    }
+}
