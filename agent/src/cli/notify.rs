@@ -21,7 +21,7 @@ pub(crate) async fn run(observer: Observer, stop: CancellationToken) {
     let mut notifier = Notifier::default();
     loop {
         let readiness = observer.readiness().await;
-        if readiness.sources_started && readiness.spool_open && observer.sink().is_some() {
+        if readiness.sources_started && readiness.spool_open {
             break;
         }
         tokio::select! {

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use super::AppState;
 use crate::event::{HealthState, Quality};
 use crate::observe::model::{AlertView, HealthView};
-use crate::observe::{registry, Observer, SinkKind};
+use crate::observe::{Observer, SinkKind};
 
 const INDEX_HTML: &str = include_str!("../../assets/status/index.html");
 const APP_JS: &str = include_str!("../../assets/status/app.js");
@@ -170,7 +170,7 @@ async fn snapshot(observer: &Observer) -> StatusNow {
             }
         }
     });
-    let counters = registry::devices();
+    let counters = observer.stats().devices();
     let model = observer.model();
     let sensors = model
         .catalog

@@ -1,8 +1,8 @@
 //! `/metrics`: the agent's state in the Prometheus text exposition format 0.0.4 (the
 //! `prometheus` crate's classic text encoder), every name prefixed `edge_agent_`.
 //!
-//! The families are built afresh at each scrape from the live counters (the sources'
-//! [`registry`](super::registry), the spool's stats, the sink's stats, the status model), so
+//! The families are built afresh at each scrape from the live counters (the sources' in
+//! [`AgentStats`](crate::stats::AgentStats), the spool's stats, the sink's stats, the status model), so
 //! the agent keeps no second copy of any counter. Counters end in `_total`, as promtool's lint
 //! asks.
 //!
@@ -33,7 +33,6 @@ use prometheus::{
     Encoder, Gauge, GaugeVec, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
 };
 
-use super::registry;
 use super::{Observer, SinkKind};
 use crate::event::HealthState;
 use crate::spool::{PerClass, SpoolStats};
@@ -130,7 +129,7 @@ fn sources(f: &Families, observer: &Observer) -> prometheus::Result<()> {
         "Modbus exception answers, by exception code (0: a code outside the specification)",
         &["device", "code"],
     )?;
-    for (device, c) in registry::devices() {
+    for (device, c) in observer.stats().devices() {
         let d = device.as_str();
         for (result, counter) in [
             ("ok", &c.reads_ok),
@@ -174,7 +173,7 @@ fn sources(f: &Families, observer: &Observer) -> prometheus::Result<()> {
         "Bytes read from each serial stream",
         &["stream"],
     )?;
-    for (stream, c) in registry::streams() {
+    for (stream, c) in observer.stats().streams() {
         let s = c.snapshot();
         let id = stream.as_str();
         frames

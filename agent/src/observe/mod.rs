@@ -1,13 +1,13 @@
 //! What the agent is doing, for people (the status page) and for Prometheus (`/metrics`).
 //!
-//! An [`Observer`] is a cloneable handle that the wiring fills in as the agent starts (the
-//! spool once open, the sink once started, the rules and sensors once loaded, the sources
-//! once started) and that the rules stage feeds with every event it passes on
-//! ([`Observer::tap`]). The HTTP listener reads it.
+//! The running agent fills [`AgentStats`] (the wiring registers the sources' counters, the
+//! spool, the sink's statistics and the rules; the rules stage feeds the [`StatusModel`]
+//! with every event it passes on). An [`Observer`] is the read side the HTTP listener and
+//! `edge-agent demo` use.
 //!
 //! Invariants:
-//! - counters kept elsewhere are read where they are (the sources' through [`registry`], the
-//!   spool's stats, the sink's [`SinkStatsHandle`]), never counted twice;
+//! - counters kept elsewhere are read where they are (the sources', the spool's stats, the
+//!   sink's [`SinkStatsHandle`]), never counted twice;
 //! - the data path pays one uncontended mutex lock per event for the [`StatusModel`], whose
 //!   memory is bounded per sensor (see [`model`]);
 //! - readers never hold the model's lock across an await.
@@ -15,10 +15,9 @@
 pub mod catalog;
 pub mod metrics;
 pub mod model;
-pub mod registry;
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::time::Instant;
 
 use edge_rules::lang::RuleSet;
@@ -26,9 +25,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::config::AgentConfig;
-use crate::event::Event;
 use crate::mqtt::SinkStatsHandle;
-use crate::spool::{SharedSpool, SpoolStats};
+use crate::spool::SpoolStats;
+use crate::stats::{lock, AgentStats};
 
 pub use catalog::Catalog;
 pub use model::StatusModel;
@@ -45,22 +44,37 @@ pub enum SinkKind {
 /// still counts as ready (buffering within bounds).
 pub const READY_SPOOL_FILL: f64 = 0.9;
 
+/// The sensors of `config` with what `rules` say of them, for the status page. Called by
+/// the wiring at start; the state of sensors already known is kept.
+pub fn describe(stats: &AgentStats, config: &AgentConfig, rules: &RuleSet) {
+    let mut model = lock(&stats.status);
+    model.set_catalog(Catalog::new(config, rules));
+    model.rules = Some(rules.clone());
+}
+
+/// New rules for the same sensors (a reload): their levels and ISO scales change, their
+/// values and trends stay.
+pub fn rules_changed(stats: &AgentStats, rules: &RuleSet) {
+    let mut model = lock(&stats.status);
+    let mut catalog = Catalog::default();
+    for sensor in &model.catalog.sensors {
+        catalog.add(
+            &sensor.id,
+            sensor.device.as_deref(),
+            sensor.unit.clone(),
+            Some(rules),
+        );
+    }
+    model.set_catalog(catalog);
+    model.rules = Some(rules.clone());
+}
+
 /// See the module docs.
 #[derive(Debug, Clone)]
 pub struct Observer {
-    inner: Arc<Inner>,
-}
-
-#[derive(Debug)]
-struct Inner {
-    gateway: String,
+    gateway: Arc<str>,
     started: Instant,
-    model: Mutex<StatusModel>,
-    spool: OnceLock<SharedSpool>,
-    sink: OnceLock<SinkKind>,
-    sources_started: AtomicBool,
-    rule_hash: Mutex<String>,
-    rule_loads: AtomicU64,
+    stats: Arc<AgentStats>,
 }
 
 /// Whether the agent does its job, and if not, why.
@@ -76,115 +90,69 @@ pub struct Readiness {
 }
 
 impl Observer {
-    pub fn new(gateway: &str) -> Self {
+    /// The view of the agent `gateway` whose wiring fills `stats`.
+    pub fn new(gateway: &str, stats: Arc<AgentStats>) -> Self {
         Self {
-            inner: Arc::new(Inner {
-                gateway: gateway.to_owned(),
-                started: Instant::now(),
-                model: Mutex::default(),
-                spool: OnceLock::new(),
-                sink: OnceLock::new(),
-                sources_started: AtomicBool::new(false),
-                rule_hash: Mutex::default(),
-                rule_loads: AtomicU64::new(0),
-            }),
+            gateway: Arc::from(gateway),
+            started: Instant::now(),
+            stats,
         }
     }
 
     pub fn gateway(&self) -> &str {
-        &self.inner.gateway
+        &self.gateway
+    }
+
+    pub fn stats(&self) -> &AgentStats {
+        &self.stats
     }
 
     pub fn uptime_s(&self) -> f64 {
-        self.inner.started.elapsed().as_secs_f64()
-    }
-
-    /// The rules in force and the sensors of `config`: the first call at start, each later
-    /// one counts as a reload. Sensor state (values, trends) is kept across calls.
-    pub fn rules_loaded(&self, config: &AgentConfig, rules: &RuleSet) {
-        let catalog = Catalog::new(config, rules);
-        {
-            let mut model = self.model();
-            model.set_catalog(catalog);
-            model.rules = Some(rules.clone());
-        }
-        *self
-            .inner
-            .rule_hash
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = rule_set_hash(rules);
-        self.inner.rule_loads.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// The spool is open.
-    pub fn spool_opened(&self, spool: &SharedSpool) {
-        let _ = self.inner.spool.set(spool.clone());
-    }
-
-    /// The sink is running.
-    pub fn sink_started(&self, sink: SinkKind) {
-        let _ = self.inner.sink.set(sink);
-    }
-
-    /// Every source task is started.
-    pub fn sources_started(&self) {
-        self.inner.sources_started.store(true, Ordering::Relaxed);
-    }
-
-    /// The model, locked, for the rules stage to feed while it runs an event: call
-    /// [`StatusModel::observe`] with the incoming event and with what the rules made of it.
-    pub fn tap(&self) -> MutexGuard<'_, StatusModel> {
-        self.model()
+        self.started.elapsed().as_secs_f64()
     }
 
     /// The model, locked. Never hold it across an await.
     pub fn model(&self) -> MutexGuard<'_, StatusModel> {
-        // `observe` leaves the model consistent at every step; a panic elsewhere cannot
-        // leave it half-changed in a way that matters to a reader.
-        self.inner
-            .model
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        lock(&self.stats.status)
     }
 
-    /// Convenience for tests and callers without a loop: observes one event.
-    pub fn observe(&self, event: &Event) {
-        self.model().observe(event);
-    }
-
-    /// The combined content hash of the rule files in force.
+    /// A short hash of the rule files in force (empty before they are loaded).
     pub fn rule_hash(&self) -> String {
-        self.inner
-            .rule_hash
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        let files = lock(&self.stats.rule_hash).clone();
+        if files.is_empty() {
+            return files;
+        }
+        let digest = Sha256::digest(files.as_bytes());
+        digest[..8].iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    /// Times the rules were loaded after the first.
+    /// Reloads that took effect.
     pub fn reloads(&self) -> u64 {
-        self.inner
-            .rule_loads
-            .load(Ordering::Relaxed)
-            .saturating_sub(1)
+        self.stats.reloads.load(Ordering::Relaxed)
     }
 
-    pub fn sink(&self) -> Option<&SinkKind> {
-        self.inner.sink.get()
+    /// The sink, once the spool is open (the sink is started right after it).
+    pub fn sink(&self) -> Option<SinkKind> {
+        self.stats.spool.get()?;
+        Some(match lock(&self.stats.sink).clone() {
+            Some(handle) => SinkKind::Mqtt(handle),
+            None => SinkKind::Stdout,
+        })
     }
 
     /// The spool's statistics, if it is open and can be read.
     pub async fn spool_stats(&self) -> Option<SpoolStats> {
-        let spool = self.inner.spool.get()?;
+        let spool = self.stats.spool.get()?;
         spool.stats().await.ok()
     }
 
     /// See [`Readiness`].
     pub async fn readiness(&self) -> Readiness {
-        let sources_started = self.inner.sources_started.load(Ordering::Relaxed);
+        let sources_started = self.stats.sources_started.load(Ordering::Relaxed);
         let stats = self.spool_stats().await;
         let spool_open = stats.is_some();
-        let connected = match self.sink() {
+        let sink = self.sink();
+        let connected = match &sink {
             Some(SinkKind::Stdout) => true,
             Some(SinkKind::Mqtt(handle)) => handle.snapshot().connected,
             None => false,
@@ -192,7 +160,7 @@ impl Observer {
         let within_bounds = stats.as_ref().is_some_and(|s| {
             (s.pending_bytes.total() as f64) < READY_SPOOL_FILL * s.max_bytes as f64
         });
-        let sink_ok = self.sink().is_some() && (connected || within_bounds);
+        let sink_ok = sink.is_some() && (connected || within_bounds);
         let mut why = Vec::new();
         if !sources_started {
             why.push("sources not started");
@@ -222,22 +190,10 @@ impl Observer {
     }
 }
 
-/// One hash for a whole rule set: the first 16 hex digits of SHA-256 over its files' own
-/// content hashes, in precedence order.
-pub fn rule_set_hash(rules: &RuleSet) -> String {
-    let mut hasher = Sha256::new();
-    for file in rules.files() {
-        hasher.update(file.hash.as_bytes());
-        hasher.update(b"\n");
-    }
-    let digest = hasher.finalize();
-    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spool::{FullPolicy, Priority, Spool, SpoolConfig, MIN_MAX_BYTES};
+    use crate::spool::{FullPolicy, Priority, SharedSpool, Spool, SpoolConfig, MIN_MAX_BYTES};
 
     fn open_spool(dir: &std::path::Path) -> SharedSpool {
         let config = SpoolConfig {
@@ -251,7 +207,8 @@ mod tests {
 
     #[tokio::test]
     async fn ready_once_sources_spool_and_sink_are_up() {
-        let observer = Observer::new("g");
+        let stats = Arc::new(AgentStats::default());
+        let observer = Observer::new("g", Arc::clone(&stats));
         let readiness = observer.readiness().await;
         assert!(!readiness.ready);
         assert!(
@@ -261,10 +218,9 @@ mod tests {
         assert!(readiness.detail.contains("spool not open"), "{readiness:?}");
 
         let dir = tempfile::tempdir().expect("tempdir");
-        observer.spool_opened(&open_spool(dir.path()));
-        observer.sink_started(SinkKind::Stdout);
+        stats.spool.set(open_spool(dir.path())).expect("set once");
         assert!(!observer.readiness().await.ready, "sources still missing");
-        observer.sources_started();
+        stats.sources_started.store(true, Ordering::Relaxed);
         let readiness = observer.readiness().await;
         assert!(readiness.ready, "{readiness:?}");
         assert_eq!(readiness.detail, "ready");
@@ -274,11 +230,12 @@ mod tests {
     async fn a_disconnected_sink_is_ready_while_the_spool_has_room_and_not_after() {
         let dir = tempfile::tempdir().expect("tempdir");
         let spool = open_spool(dir.path());
-        let observer = Observer::new("g");
-        observer.spool_opened(&spool);
-        observer.sources_started();
+        let stats = Arc::new(AgentStats::default());
+        let observer = Observer::new("g", Arc::clone(&stats));
+        stats.spool.set(spool.clone()).expect("set once");
+        stats.sources_started.store(true, Ordering::Relaxed);
         // A sink that has never connected.
-        observer.sink_started(SinkKind::Mqtt(SinkStatsHandle::default()));
+        *lock(&stats.sink) = Some(SinkStatsHandle::default());
         let readiness = observer.readiness().await;
         assert!(readiness.ready, "{readiness:?}");
         assert!(readiness.detail.contains("buffering"), "{readiness:?}");

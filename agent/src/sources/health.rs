@@ -60,6 +60,8 @@ impl std::fmt::Display for Failure {
 /// Counters of one device, shared with the status page and metrics.
 #[derive(Debug, Default)]
 pub struct DeviceCounters {
+    /// Readings handed to the next stage (good and bad quality).
+    pub readings: AtomicU64,
     pub reads_ok: AtomicU64,
     pub exceptions: AtomicU64,
     pub timeouts: AtomicU64,
@@ -96,11 +98,8 @@ pub struct DeviceHealth {
 }
 
 impl DeviceHealth {
-    /// The health of `device`, its counters registered with the [metrics
-    /// registry](crate::observe::registry) under its id.
     pub fn new(device: &str) -> Self {
         let counters = Arc::default();
-        crate::observe::registry::register_device(device, &counters);
         Self {
             component: format!("device:{device}"),
             state: None,

@@ -18,7 +18,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
+use std::sync::Arc;
+
 use edge_agent::observe::Observer;
+use edge_agent::stats::AgentStats;
 use firmware_sim::{Address, Plant, Scenario, SimClock, Simulator, StartOptions};
 
 const SCENARIO: &str = include_str!("../../../../firmware-sim/scenarios/demo.toml");
@@ -198,10 +201,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
             stop.cancel();
         });
     }
-    let observer = Observer::new(&config.gateway);
-    let terminal = tokio::spawn(summary::run(observer.clone(), shutdown.clone()));
-    let agent = observer.clone();
-    let result = super::run::run_observed(config, shutdown, move |_| agent).await;
+    let stats = Arc::new(AgentStats::default());
+    let observer = Observer::new(&config.gateway, Arc::clone(&stats));
+    let terminal = tokio::spawn(summary::run(observer, shutdown.clone()));
+    let result = super::run::run_observed(config, shutdown, stats, None).await;
     let raised = terminal.await.unwrap_or(0);
     if let Err(e) = sim.shutdown().await {
         tracing::warn!(error = %e, "the demo plant did not stop cleanly");
