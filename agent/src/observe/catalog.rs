@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 
 use edge_rules::detect::Level;
-use edge_rules::iso10816::{self, Foundation, MachineGroup, Zone};
+use edge_rules::iso10816::{self, Foundation, MachineGroup};
 use edge_rules::lang::RuleSet;
 use edge_rules::{DetectorKind, DetectorSpec, Feature};
 use serde::Serialize;
@@ -31,22 +31,16 @@ pub struct Threshold {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct IsoScale {
     pub boundaries: [f64; 3],
+    #[serde(skip)]
+    group: MachineGroup,
+    #[serde(skip)]
+    foundation: Foundation,
 }
 
 impl IsoScale {
     /// The zone letter of `velocity` (mm/s RMS); a value on a boundary is in the worse zone.
     pub fn zone(&self, velocity: f64) -> char {
-        let [ab, bc, cd] = self.boundaries;
-        let zone = if velocity >= cd {
-            Zone::D
-        } else if velocity >= bc {
-            Zone::C
-        } else if velocity >= ab {
-            Zone::B
-        } else {
-            Zone::A
-        };
-        zone.letter()
+        iso10816::zone_of(self.group, self.foundation, velocity).letter()
     }
 }
 
@@ -184,9 +178,12 @@ fn iso_scale(raise: f64) -> Option<IsoScale> {
     groups
         .into_iter()
         .flat_map(|g| [(g, Foundation::Rigid), (g, Foundation::Flexible)])
-        .map(|(g, f)| iso10816::boundaries(g, f))
-        .find(|b| b[1..].iter().any(|&x| (x - raise).abs() < 1e-9))
-        .map(|boundaries| IsoScale { boundaries })
+        .map(|(group, foundation)| IsoScale {
+            boundaries: iso10816::boundaries(group, foundation),
+            group,
+            foundation,
+        })
+        .find(|scale| scale.boundaries[1..].iter().any(|&x| (x - raise).abs() < 1e-9))
 }
 
 pub(crate) fn severity_name(severity: edge_rules::Severity) -> &'static str {
