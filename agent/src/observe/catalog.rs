@@ -183,7 +183,11 @@ fn iso_scale(raise: f64) -> Option<IsoScale> {
             group,
             foundation,
         })
-        .find(|scale| scale.boundaries[1..].iter().any(|&x| (x - raise).abs() < 1e-9))
+        .find(|scale| {
+            scale.boundaries[1..]
+                .iter()
+                .any(|&x| (x - raise).abs() < 1e-9)
+        })
 }
 
 pub(crate) fn severity_name(severity: edge_rules::Severity) -> &'static str {

@@ -296,18 +296,10 @@ pub fn severity_label(severity: Severity) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Alert, Reading};
+    use crate::event::Alert;
 
     fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
-        Event {
-            ts_ms,
-            body: EventBody::Reading(Reading {
-                sensor: sensor.to_owned(),
-                value,
-                unit: Some("mm/s".to_owned()),
-                quality: Quality::Good,
-            }),
-        }
+        Event::good_reading(sensor, ts_ms, value)
     }
 
     fn alert(state: AlertState, ts_ms: i64) -> Event {
