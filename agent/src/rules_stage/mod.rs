@@ -162,21 +162,11 @@ impl RulesStage {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use crate::event::Reading;
 
-    /// A good reading of `sensor` (also used by `reload.rs`'s tests).
-    pub(super) fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
-        Event {
-            ts_ms,
-            body: EventBody::Reading(Reading {
-                sensor: sensor.to_owned(),
-                value,
-                unit: None,
-                quality: Quality::Good,
-            }),
-        }
+    fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
+        Event::good_reading(sensor, ts_ms, value)
     }
 
     /// A flat signal with a little noise, then a large step: the default rules raise on it.

@@ -61,7 +61,6 @@ impl RulesStage {
 mod tests {
     use super::*;
     use crate::event::{AlertState, Event, EventBody};
-    use crate::rules_stage::tests::reading;
     use edge_rules::lang::parse_rule_file;
 
     fn rules(threshold: f64) -> RuleSet {
@@ -98,6 +97,10 @@ severity = "warning"
         );
         let file = parse_rule_file("test.toml", &text).expect("valid rules");
         RuleSet::new(vec![file], crate::rule_files::default_rules())
+    }
+
+    fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
+        Event::good_reading(sensor, ts_ms, value)
     }
 
     /// Alert transitions of `sensor` among `events`.
