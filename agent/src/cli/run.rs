@@ -25,6 +25,12 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
+    // SIGHUP's default action ends the process: take it over before anything else.
+    let runtime = super::agent_runtime()?;
+    let hangup = {
+        let _inside = runtime.enter();
+        super::notify_on_hangup()?
+    };
     // What `check` accepts, `run` accepts: the config, its rules, the MQTT host.
     let checked = match edge_agent::check::config_with_rules(&args.config, false) {
         Ok(checked) => checked,
@@ -40,9 +46,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
     }
     let config = checked.config;
     let config = super::allocator::settle(config);
-    let runtime = super::agent_runtime()?;
     let result = runtime.block_on(async {
-        let hangup = super::notify_on_hangup()?;
         let shutdown = super::cancel_on_signal()?;
         let reload = ReloadOptions::new(args.config.clone(), hangup);
         let stats = Arc::new(AgentStats::default());

@@ -308,10 +308,7 @@ async fn stop_in_order(
     stop.sources.cancel();
     let deadline = Instant::now() + SOURCES_DEADLINE;
     if !stages.wait_for(StageKind::Source, deadline, exits).await {
-        let late: Vec<&str> = stages
-            .running()
-            .filter(|n| !n.starts_with("sink") && *n != "rules" && *n != "spool writer")
-            .collect();
+        let late: Vec<&str> = stages.running_of(StageKind::Source).collect();
         warn!(
             ?late,
             "sources did not stop in time: left behind, their channel closed"
