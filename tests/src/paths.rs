@@ -13,26 +13,35 @@ pub fn workspace() -> PathBuf {
 /// The `edge-agent` binary, built (debug) once per test process.
 pub fn edge_agent_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_edge_agent(&[])).clone()
+}
+
+/// The `edge-agent` binary built with the feature `bridge` (debug), once per test process,
+/// copied aside as `edge-agent-bridge` so that a build without the feature does not replace
+/// it under a running test.
+pub fn edge_agent_bridge_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "edge-agent",
-                    "--bin",
-                    "edge-agent",
-                ])
-                .current_dir(workspace())
-                .status()
-                .expect("cargo runs");
-            assert!(status.success(), "edge-agent builds");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| workspace().join("target"), PathBuf::from);
-            target.join("debug/edge-agent")
+            let built = build_edge_agent(&["--features", "bridge"]);
+            let aside = built.with_file_name("edge-agent-bridge");
+            std::fs::copy(&built, &aside).expect("copy the bridge binary");
+            aside
         })
         .clone()
+}
+
+fn build_edge_agent(extra: &[&str]) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "-p", "edge-agent", "--bin", "edge-agent"])
+        .args(extra)
+        .current_dir(workspace())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "edge-agent builds ({extra:?})");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    target.join("debug/edge-agent")
 }
 
 /// The Python with the test peers (pymodbus): `EDGE_TEST_PYTHON`, else `.tools/venv`.

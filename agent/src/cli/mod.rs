@@ -1,6 +1,8 @@
 //! Subcommands of `edge-agent`.
 
 mod allocator;
+#[cfg(feature = "bridge")]
+mod bridge;
 mod check;
 mod poll;
 mod replay;
@@ -39,6 +41,9 @@ enum Command {
     /// Look into the store-and-forward spool.
     #[command(subcommand)]
     Spool(spool::SpoolCommand),
+    /// Forward the gateways' events from MQTT to Kafka, until Ctrl-C or SIGTERM (data centre).
+    #[cfg(feature = "bridge")]
+    Bridge(bridge::BridgeArgs),
 }
 
 pub use allocator::tune_malloc;
@@ -50,6 +55,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Poll(args) => poll::run(&args),
         Command::Run(args) => run::run(&args),
         Command::Spool(command) => spool::run(&command),
+        #[cfg(feature = "bridge")]
+        Command::Bridge(args) => bridge::run(&args),
     }
 }
 

@@ -101,13 +101,13 @@
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
-mod backoff;
-mod config;
+pub(crate) mod backoff;
+pub(crate) mod config;
 mod driver;
 mod error;
 mod inflight;
 mod message;
-mod options;
+pub(crate) mod options;
 mod sink;
 mod stats;
 mod topics;
