@@ -300,7 +300,7 @@ impl Plantside {
 
     /// Stops the plant, waits until each gateway has handed everything to Mosquitto, stops
     /// the gateways and returns each one's last seq.
-    async fn finish(mut self) -> Result<BTreeMap<String, u64>> {
+    async fn finish(self) -> Result<BTreeMap<String, u64>> {
         self.sim.shutdown().await?;
         let mut last = BTreeMap::new();
         let deadline = Instant::now() + Duration::from_secs(60);

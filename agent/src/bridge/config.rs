@@ -473,4 +473,14 @@ bootstrap_servers = "127.0.0.1:9092"
         let text = format!("{MINIMAL}[kafka.topics]\nalerts = \"has space\"\n");
         assert!(messages(&text)[0].contains("topics.alerts"));
     }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_says_what_it_shows() {
+        let text = include_str!("../../../deploy/bridge.example.toml");
+        let config = parse("deploy/bridge.example.toml", text).expect("the example is valid");
+        assert_eq!(config.mqtt.client_id.as_deref(), Some("edge-bridge-0"));
+        assert_eq!(config.mqtt.max_inflight, 1000);
+        assert_eq!(config.kafka.topics, KafkaTopics::default());
+        assert_eq!(config.bridge.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9466))));
+    }
 }
