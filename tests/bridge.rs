@@ -188,7 +188,14 @@ impl Bridge {
         let config = dir.join(format!("{name}.toml"));
         std::fs::write(
             &config,
-            bridge_config(name, mqtt_port, bootstrap, metrics_port, instance, instances),
+            bridge_config(
+                name,
+                mqtt_port,
+                bootstrap,
+                metrics_port,
+                instance,
+                instances,
+            ),
         )?;
         Ok(Bridge {
             config,
@@ -209,16 +216,15 @@ impl Bridge {
     /// The text of `GET /metrics`, if the bridge answers.
     fn scrape(&self) -> Option<String> {
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", self.metrics_port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(5)))
-            .ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
         stream
             .write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
             .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
         let (head, body) = response.split_once("\r\n\r\n")?;
-        head.starts_with("HTTP/1.0 200").then(|| body.to_owned())
+        head.starts_with("HTTP/1.0 200")
+            .then(|| body.to_owned())
             .or_else(|| head.starts_with("HTTP/1.1 200").then(|| body.to_owned()))
     }
 
@@ -238,7 +244,10 @@ impl Bridge {
         while self.metric("edge_bridge_consumed_total") < 1.0 {
             publish(mqtt_port, "edge/probe/status", b"online").await?;
             if Instant::now() > deadline {
-                bail!("the bridge never subscribed:\n{}", std::fs::read_to_string(&self.log)?);
+                bail!(
+                    "the bridge never subscribed:\n{}",
+                    std::fs::read_to_string(&self.log)?
+                );
             }
             sleep(Duration::from_millis(300)).await;
         }
@@ -251,7 +260,9 @@ async fn publish(port: u16, topic: &str, payload: &[u8]) -> Result<()> {
     use rumqttc::{AsyncClient, Event, MqttOptions, Outgoing, Packet, QoS};
     let id = format!("pub-{}", free_port()?);
     let (client, mut eventloop) = AsyncClient::new(MqttOptions::new(id, "127.0.0.1", port), 10);
-    client.publish(topic, QoS::AtLeastOnce, false, payload.to_vec()).await?;
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let event = tokio::time::timeout_at(deadline, eventloop.poll())
@@ -348,7 +359,14 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (mut kafka, mosquitto) = brokers().await?;
-    let bridge = Bridge::new(dir.path(), "bridge", mosquitto.port(), &kafka.bootstrap(), 0, 1)?;
+    let bridge = Bridge::new(
+        dir.path(),
+        "bridge",
+        mosquitto.port(),
+        &kafka.bootstrap(),
+        0,
+        1,
+    )?;
     let mut running = bridge.start()?;
     bridge.wait_subscribed(mosquitto.port()).await?;
     let plant = Plantside::start(dir.path(), mosquitto.port()).await?;
@@ -359,7 +377,11 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
             // Kafka goes away for a while; the bridge acknowledges nothing meanwhile.
             kafka.stop().await?;
             sleep(Duration::from_millis(2000)).await;
-            assert!(running.is_running(), "the bridge died with Kafka down:\n{}", running.log());
+            assert!(
+                running.is_running(),
+                "the bridge died with Kafka down:\n{}",
+                running.log()
+            );
             kafka.restart().await?;
             sleep(Duration::from_millis(1000)).await;
         }
@@ -376,8 +398,16 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
         report.distinct, report.keys, report.duplicates
     );
     report.assert_sound();
-    assert!(report.distinct > 300, "too few events to mean anything: {}", report.distinct);
-    assert!(report.keys >= 4, "expected the assets of two gateways: {}", report.keys);
+    assert!(
+        report.distinct > 300,
+        "too few events to mean anything: {}",
+        report.distinct
+    );
+    assert!(
+        report.keys >= 4,
+        "expected the assets of two gateways: {}",
+        report.keys
+    );
     running.terminate()?;
     Ok(())
 }
@@ -387,8 +417,22 @@ async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset()
     let dir = tempfile::tempdir()?;
     let (kafka, mosquitto) = brokers().await?;
     let bridges = [
-        Bridge::new(dir.path(), "bridge-0", mosquitto.port(), &kafka.bootstrap(), 0, 2)?,
-        Bridge::new(dir.path(), "bridge-1", mosquitto.port(), &kafka.bootstrap(), 1, 2)?,
+        Bridge::new(
+            dir.path(),
+            "bridge-0",
+            mosquitto.port(),
+            &kafka.bootstrap(),
+            0,
+            2,
+        )?,
+        Bridge::new(
+            dir.path(),
+            "bridge-1",
+            mosquitto.port(),
+            &kafka.bootstrap(),
+            1,
+            2,
+        )?,
     ];
     let mut running = Vec::new();
     for bridge in &bridges {
@@ -423,25 +467,48 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
 ) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (kafka, mosquitto) = brokers().await?;
-    let bridge = Bridge::new(dir.path(), "bridge", mosquitto.port(), &kafka.bootstrap(), 0, 1)?;
+    let bridge = Bridge::new(
+        dir.path(),
+        "bridge",
+        mosquitto.port(),
+        &kafka.bootstrap(),
+        0,
+        1,
+    )?;
     let mut running = bridge.start()?;
     bridge.wait_subscribed(mosquitto.port()).await?;
     let port = mosquitto.port();
     let valid = |gateway: &str, seq: u64| {
-        format!(r#"{{"v":1,"gateway":"{gateway}","seq":{seq},"kind":"reading","ts":"2026-01-01T00:00:00.000Z","sensor":"m1.velocity","value":1.5,"unit":null,"quality":"good"}}"#)
+        format!(
+            r#"{{"v":1,"gateway":"{gateway}","seq":{seq},"kind":"reading","ts":"2026-01-01T00:00:00.000Z","sensor":"m1.velocity","value":1.5,"unit":null,"quality":"good"}}"#
+        )
     };
     publish(port, "edge/gx/reading/m1.velocity", b"not json at all").await?;
-    publish(port, "edge/gx/reading/m1.velocity", valid("gy", 1).as_bytes()).await?;
-    publish(port, "edge/gx/reading/m1.velocity", valid("gx", 1).replace("\"v\":1", "\"v\":7").as_bytes()).await?;
-    publish(port, "edge/gx/reading/m1.velocity", valid("gx", 1).as_bytes()).await?;
+    publish(
+        port,
+        "edge/gx/reading/m1.velocity",
+        valid("gy", 1).as_bytes(),
+    )
+    .await?;
+    publish(
+        port,
+        "edge/gx/reading/m1.velocity",
+        valid("gx", 1).replace("\"v\":1", "\"v\":7").as_bytes(),
+    )
+    .await?;
+    publish(
+        port,
+        "edge/gx/reading/m1.velocity",
+        valid("gx", 1).as_bytes(),
+    )
+    .await?;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let (dead, events) = loop {
         let bootstrap = kafka.bootstrap();
-        let records = tokio::task::spawn_blocking(move || {
-            read_all(&bootstrap, &[DEAD_LETTER, TELEMETRY])
-        })
-        .await??;
+        let records =
+            tokio::task::spawn_blocking(move || read_all(&bootstrap, &[DEAD_LETTER, TELEMETRY]))
+                .await??;
         let (dead, events): (Vec<_>, Vec<_>) =
             records.into_iter().partition(|r| r.topic == DEAD_LETTER);
         if (dead.len() >= 3 && !events.is_empty()) || Instant::now() > deadline {
@@ -456,15 +523,31 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
     eprintln!("dead letters: {reasons:?}");
     assert_eq!(dead.len(), 3, "{dead:?}");
     assert!(reasons[0].contains("not a JSON event"), "{reasons:?}");
-    assert!(reasons[1].contains("gateway `gy` in the payload"), "{reasons:?}");
-    assert!(reasons[2].contains("unknown schema version v = 7"), "{reasons:?}");
+    assert!(
+        reasons[1].contains("gateway `gy` in the payload"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons[2].contains("unknown schema version v = 7"),
+        "{reasons:?}"
+    );
     for record in &dead {
-        assert_eq!(record.headers.get("source_topic").map(String::as_str), Some("edge/gx/reading/m1.velocity"));
+        assert_eq!(
+            record.headers.get("source_topic").map(String::as_str),
+            Some("edge/gx/reading/m1.velocity")
+        );
     }
-    assert_eq!(dead[0].value, "not json at all", "the payload is kept as sent");
+    assert_eq!(
+        dead[0].value, "not json at all",
+        "the payload is kept as sent"
+    );
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0].key.as_deref(), Some("gx/m1"));
-    assert!(running.is_running(), "the bridge stopped:\n{}", running.log());
+    assert!(
+        running.is_running(),
+        "the bridge stopped:\n{}",
+        running.log()
+    );
     assert_eq!(bridge.metric("edge_bridge_dead_lettered_total"), 3.0);
 
     // The metrics pass Prometheus's own checker.
@@ -496,7 +579,10 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
         "edge_bridge_mqtt_up",
         "edge_bridge_oldest_unacked_age_seconds",
     ] {
-        assert!(text.contains(&format!("# TYPE {name} ")), "{name} missing:\n{text}");
+        assert!(
+            text.contains(&format!("# TYPE {name} ")),
+            "{name} missing:\n{text}"
+        );
     }
     running.terminate()?;
     Ok(())

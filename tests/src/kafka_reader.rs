@@ -66,7 +66,8 @@ pub fn read_all(bootstrap: &str, topics: &[&str]) -> Result<Vec<KafkaRecord>> {
             value: text("value").unwrap_or_default(),
         });
     }
-    records.sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
+    records
+        .sort_by(|a, b| (&a.topic, a.partition, a.offset).cmp(&(&b.topic, b.partition, b.offset)));
     Ok(records)
 }
 
@@ -106,7 +107,8 @@ impl DeliveryReport {
                 report.malformed.push(format!("not JSON: {record:?}"));
                 continue;
             };
-            let (Some(gateway), Some(seq)) = (event["gateway"].as_str(), event["seq"].as_u64()) else {
+            let (Some(gateway), Some(seq)) = (event["gateway"].as_str(), event["seq"].as_u64())
+            else {
                 report.malformed.push(format!("no gateway/seq: {record:?}"));
                 continue;
             };
@@ -117,13 +119,17 @@ impl DeliveryReport {
                 || record.headers.get("kind").map(String::as_str) != event["kind"].as_str()
                 || record.headers.get("schema").map(String::as_str) != Some("1")
             {
-                report.malformed.push(format!("key {key} / headers do not match: {record:?}"));
+                report
+                    .malformed
+                    .push(format!("key {key} / headers do not match: {record:?}"));
             }
             match first.get(&(gateway.to_owned(), seq)) {
                 Some(value) => {
                     report.duplicates += 1;
                     if *value != record.value {
-                        report.differing_duplicates.push(format!("{gateway} seq {seq}"));
+                        report
+                            .differing_duplicates
+                            .push(format!("{gateway} seq {seq}"));
                     }
                 }
                 None => {
@@ -132,9 +138,10 @@ impl DeliveryReport {
                         .entry((record.topic.clone(), key.clone()))
                         .or_insert(0);
                     if seq <= *slot {
-                        report
-                            .out_of_order
-                            .push(format!("{key} in {}: seq {seq} after {}", record.topic, *slot));
+                        report.out_of_order.push(format!(
+                            "{key} in {}: seq {seq} after {}",
+                            record.topic, *slot
+                        ));
                     }
                     *slot = (*slot).max(seq);
                 }
@@ -166,9 +173,24 @@ impl DeliveryReport {
             .iter()
             .map(|(g, m)| (g, (m.len(), m.iter().take(20).collect::<Vec<_>>())))
             .collect();
-        assert!(self.missing.is_empty(), "missing seqs (count, first ones): {missing:?}");
-        assert!(self.out_of_order.is_empty(), "out of order: {:?}", &self.out_of_order[..self.out_of_order.len().min(20)]);
-        assert!(self.differing_duplicates.is_empty(), "duplicates that differ: {:?}", self.differing_duplicates);
-        assert!(self.malformed.is_empty(), "malformed: {:?}", &self.malformed[..self.malformed.len().min(5)]);
+        assert!(
+            self.missing.is_empty(),
+            "missing seqs (count, first ones): {missing:?}"
+        );
+        assert!(
+            self.out_of_order.is_empty(),
+            "out of order: {:?}",
+            &self.out_of_order[..self.out_of_order.len().min(20)]
+        );
+        assert!(
+            self.differing_duplicates.is_empty(),
+            "duplicates that differ: {:?}",
+            self.differing_duplicates
+        );
+        assert!(
+            self.malformed.is_empty(),
+            "malformed: {:?}",
+            &self.malformed[..self.malformed.len().min(5)]
+        );
     }
 }

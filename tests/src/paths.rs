@@ -33,7 +33,14 @@ pub fn edge_agent_bridge_binary() -> PathBuf {
 
 fn build_edge_agent(extra: &[&str]) -> PathBuf {
     let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "-p", "edge-agent", "--bin", "edge-agent"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "edge-agent",
+            "--bin",
+            "edge-agent",
+        ])
         .args(extra)
         .current_dir(workspace())
         .status()

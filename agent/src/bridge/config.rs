@@ -460,7 +460,9 @@ bootstrap_servers = "127.0.0.1:9092"
             "{found:?}"
         );
         assert!(
-            found.iter().any(|m| m.contains("`acks` is set by the bridge")),
+            found
+                .iter()
+                .any(|m| m.contains("`acks` is set by the bridge")),
             "{found:?}"
         );
     }
@@ -481,6 +483,9 @@ bootstrap_servers = "127.0.0.1:9092"
         assert_eq!(config.mqtt.client_id.as_deref(), Some("edge-bridge-0"));
         assert_eq!(config.mqtt.max_inflight, 1000);
         assert_eq!(config.kafka.topics, KafkaTopics::default());
-        assert_eq!(config.bridge.metrics_listen, Some(SocketAddr::from(([127, 0, 0, 1], 9466))));
+        assert_eq!(
+            config.bridge.metrics_listen,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9466)))
+        );
     }
 }

@@ -169,7 +169,8 @@ impl Consumer {
                 tokio::pin!(step);
                 loop {
                     let draining = drain_deadline.is_some();
-                    let may_read = !self.acks.is_full() && self.deliveries.len() < 2 * self.max_inflight;
+                    let may_read =
+                        !self.acks.is_full() && self.deliveries.len() < 2 * self.max_inflight;
                     if draining && self.acks.is_empty() {
                         break None;
                     }
@@ -235,19 +236,16 @@ impl Consumer {
                     return Ok(Err(format!("subscribe request refused: {error}")));
                 }
             }
-            Event::Incoming(Packet::SubAck(ack)) => {
+            Event::Incoming(Packet::SubAck(ack))
                 if ack
                     .return_codes
                     .iter()
-                    .any(|c| matches!(c, SubscribeReasonCode::Failure))
-                {
-                    return Err(BridgeError::Subscription(self.subscription.clone()));
-                }
+                    .any(|c| matches!(c, SubscribeReasonCode::Failure)) =>
+            {
+                return Err(BridgeError::Subscription(self.subscription.clone()));
             }
-            Event::Incoming(Packet::Publish(publish)) => {
-                if !draining {
-                    return Ok(self.on_publish(publish, client));
-                }
+            Event::Incoming(Packet::Publish(publish)) if !draining => {
+                return Ok(self.on_publish(publish, client));
             }
             Event::Outgoing(Outgoing::PubAck(pkid)) => debug!(pkid, "acknowledged"),
             _ => {}

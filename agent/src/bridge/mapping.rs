@@ -194,7 +194,13 @@ impl Mapping {
     /// Maps one message.
     pub(crate) fn map(&self, topic: &str, payload: Bytes) -> Mapped {
         let Some(rest) = topic.strip_prefix(self.prefix.as_str()) else {
-            return dead(topic, None, payload, "unexpected_topic", "topic outside the layout");
+            return dead(
+                topic,
+                None,
+                payload,
+                "unexpected_topic",
+                "topic outside the layout",
+            );
         };
         let (gateway, below) = rest.split_once('/').unwrap_or((rest, ""));
         if gateway.is_empty() || below.is_empty() {
@@ -210,7 +216,10 @@ impl Mapping {
             "status" => Mapped::Record(Record {
                 destination: Destination::Status,
                 key: gateway.to_owned(),
-                headers: vec![("gateway", gateway.to_owned()), ("kind", "status".to_owned())],
+                headers: vec![
+                    ("gateway", gateway.to_owned()),
+                    ("kind", "status".to_owned()),
+                ],
                 value: payload,
             }),
             "dead-letter" => dead(
@@ -232,13 +241,17 @@ impl Mapping {
                 return dead(topic, Some(gateway), payload.clone(), "not_json", detail);
             }
         };
-        let reject = |code, detail: String| dead(topic, Some(gateway), payload.clone(), code, detail);
+        let reject =
+            |code, detail: String| dead(topic, Some(gateway), payload.clone(), code, detail);
         let version = match head.v.as_ref().and_then(serde_json::Value::as_u64) {
             Some(v) if KNOWN_VERSIONS.contains(&v) => v,
             Some(v) => return reject("unknown_version", format!("unknown schema version v = {v}")),
             None => {
                 let shown = head.v.map_or("missing".to_owned(), |v| v.to_string());
-                return reject("unknown_version", format!("no valid `v` (schema version): {shown}"));
+                return reject(
+                    "unknown_version",
+                    format!("no valid `v` (schema version): {shown}"),
+                );
             }
         };
         match head.gateway.as_deref() {
@@ -257,7 +270,10 @@ impl Mapping {
         let (destination, asset) = match head.kind.as_deref() {
             Some(kind @ ("reading" | "features" | "alert")) => {
                 let Some(sensor) = head.sensor.as_deref() else {
-                    return reject("missing_field", format!("a `{kind}` event without `sensor`"));
+                    return reject(
+                        "missing_field",
+                        format!("a `{kind}` event without `sensor`"),
+                    );
                 };
                 let destination = if kind == "alert" {
                     Destination::Alerts
@@ -269,7 +285,10 @@ impl Mapping {
             Some("health") => match head.component.as_deref() {
                 Some(component) => (Destination::Health, component.to_owned()),
                 None => {
-                    return reject("missing_field", "a `health` event without `component`".to_owned())
+                    return reject(
+                        "missing_field",
+                        "a `health` event without `component`".to_owned(),
+                    )
                 }
             },
             Some(other) => return reject("unknown_kind", format!("unknown kind `{other}`")),
@@ -384,8 +403,14 @@ mod tests {
 
     #[test]
     fn the_asset_is_the_leading_parts_of_the_sensor_id() {
-        assert_eq!(Mapping::new("edge", 1).asset("motor1.de.velocity"), "motor1");
-        assert_eq!(Mapping::new("edge", 2).asset("line1.motor1.de.velocity"), "line1.motor1");
+        assert_eq!(
+            Mapping::new("edge", 1).asset("motor1.de.velocity"),
+            "motor1"
+        );
+        assert_eq!(
+            Mapping::new("edge", 2).asset("line1.motor1.de.velocity"),
+            "line1.motor1"
+        );
         assert_eq!(Mapping::new("edge", 3).asset("pump1.flow"), "pump1.flow");
         assert_eq!(Mapping::new("edge", 1).asset("fan"), "fan");
     }
@@ -399,9 +424,15 @@ mod tests {
             (&READING.replace("\"v\":1,", ""), "unknown_version"),
             (&READING.replace("\"seq\":42,", ""), "missing_field"),
             (&READING.replace("\"seq\":42", "\"seq\":-1"), "not_json"),
-            (&READING.replace("\"gateway\":\"gw1\"", "\"gateway\":\"gw2\""), "gateway_mismatch"),
+            (
+                &READING.replace("\"gateway\":\"gw1\"", "\"gateway\":\"gw2\""),
+                "gateway_mismatch",
+            ),
             (&READING.replace("\"reading\"", "\"bogus\""), "unknown_kind"),
-            (&READING.replace("\"sensor\":\"motor1.de.velocity\",", ""), "missing_field"),
+            (
+                &READING.replace("\"sensor\":\"motor1.de.velocity\",", ""),
+                "missing_field",
+            ),
         ];
         for (payload, code) in cases {
             let mapped = map("edge/gw1/reading/s", payload);
@@ -416,14 +447,21 @@ mod tests {
 
     #[test]
     fn topics_outside_the_layout_and_the_gateways_own_dead_letters_are_dead_letters() {
-        assert_eq!(reason_of(&map("other/gw1/reading/s", READING)), "unexpected_topic");
+        assert_eq!(
+            reason_of(&map("other/gw1/reading/s", READING)),
+            "unexpected_topic"
+        );
         assert_eq!(reason_of(&map("edge/gw1", READING)), "unexpected_topic");
-        assert_eq!(reason_of(&map("edge/gw1/dead-letter", "x")), "gateway_dead_letter");
+        assert_eq!(
+            reason_of(&map("edge/gw1/dead-letter", "x")),
+            "gateway_dead_letter"
+        );
     }
 
     #[test]
     fn an_empty_prefix_reads_the_gateway_from_the_first_level() {
-        let mapped = Mapping::new("", 1).map("gw1/reading/s", Bytes::from_static(READING.as_bytes()));
+        let mapped =
+            Mapping::new("", 1).map("gw1/reading/s", Bytes::from_static(READING.as_bytes()));
         assert_eq!(mapped.record().key, "gw1/motor1");
         assert_eq!(Mapping::new("", 1).subscription(), "#");
         assert_eq!(Mapping::new("edge/", 1).subscription(), "edge/#");
@@ -438,7 +476,9 @@ mod tests {
                 assert_eq!(owners, 1, "{key} of {n}");
             }
         }
-        let split = (0..1000).filter(|i| owns(&format!("gw/m{i}"), 0, 2)).count();
+        let split = (0..1000)
+            .filter(|i| owns(&format!("gw/m{i}"), 0, 2))
+            .count();
         assert!((400..600).contains(&split), "{split} of 1000 to instance 0");
     }
 }

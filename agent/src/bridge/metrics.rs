@@ -44,17 +44,23 @@ impl Metrics {
         let registry = Registry::new();
         let counter = |name: &str, help: &str| {
             let c = IntCounter::new(name, help).expect("a valid metric name");
-            registry.register(Box::new(c.clone())).expect("registered once");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
             c
         };
         let gauge = |name: &str, help: &str| {
             let g = IntGauge::new(name, help).expect("a valid metric name");
-            registry.register(Box::new(g.clone())).expect("registered once");
+            registry
+                .register(Box::new(g.clone()))
+                .expect("registered once");
             g
         };
         let by = |name: &str, help: &str, label: &str| {
             let c = IntCounterVec::new(Opts::new(name, help), &[label]).expect("a valid metric");
-            registry.register(Box::new(c.clone())).expect("registered once");
+            registry
+                .register(Box::new(c.clone()))
+                .expect("registered once");
             c
         };
         Metrics {
@@ -156,9 +162,23 @@ mod tests {
         metrics.produced.with_label_values(&["telemetry"]).inc();
         metrics.dead_lettered.with_label_values(&["not_json"]).inc();
         let text = metrics.render();
-        assert!(text.contains("# TYPE edge_bridge_consumed_total counter\nedge_bridge_consumed_total 3\n"), "{text}");
-        assert!(text.contains("edge_bridge_produced_total{topic=\"telemetry\"} 1"), "{text}");
-        assert!(text.contains("edge_bridge_dead_lettered_total{reason=\"not_json\"} 1"), "{text}");
-        assert!(text.contains("# TYPE edge_bridge_in_flight gauge"), "{text}");
+        assert!(
+            text.contains(
+                "# TYPE edge_bridge_consumed_total counter\nedge_bridge_consumed_total 3\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_bridge_produced_total{topic=\"telemetry\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("edge_bridge_dead_lettered_total{reason=\"not_json\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE edge_bridge_in_flight gauge"),
+            "{text}"
+        );
     }
 }

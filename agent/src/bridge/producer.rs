@@ -50,7 +50,9 @@ pub(crate) struct Kafka {
 
 impl std::fmt::Debug for Kafka {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Kafka").field("topics", &self.topics).finish()
+        f.debug_struct("Kafka")
+            .field("topics", &self.topics)
+            .finish()
     }
 }
 
@@ -70,7 +72,10 @@ pub(crate) fn properties(
         .set("message.timeout.ms", "0")
         .set("compression.type", config.compression.as_str())
         .set("linger.ms", config.linger.as_millis().to_string())
-        .set("queue.buffering.max.messages", queue_room.max(1000).to_string())
+        .set(
+            "queue.buffering.max.messages",
+            queue_room.max(1000).to_string(),
+        )
         .set("security.protocol", config.security_protocol.as_str());
     if !config.properties.contains_key("reconnect.backoff.max.ms") {
         client.set("reconnect.backoff.max.ms", "5000");
@@ -80,20 +85,23 @@ pub(crate) fn properties(
         if let Some(user) = &config.sasl_username {
             client.set("sasl.username", user);
         }
-        let password = match (&config.sasl_password, &config.sasl_password_file) {
-            (Some(secret), _) => Some(secret.0.clone()),
-            (None, Some(path)) => Some(
-                crate::mqtt::options::read_password(path).map_err(|e| match e {
-                    crate::mqtt::MqttError::ReadFile { path, source, .. } => BridgeError::ReadFile {
-                        key: "sasl_password_file",
-                        path,
-                        source,
+        let password =
+            match (&config.sasl_password, &config.sasl_password_file) {
+                (Some(secret), _) => Some(secret.0.clone()),
+                (None, Some(path)) => Some(crate::mqtt::options::read_password(path).map_err(
+                    |e| match e {
+                        crate::mqtt::MqttError::ReadFile { path, source, .. } => {
+                            BridgeError::ReadFile {
+                                key: "sasl_password_file",
+                                path,
+                                source,
+                            }
+                        }
+                        other => BridgeError::Mqtt(other),
                     },
-                    other => BridgeError::Mqtt(other),
-                })?,
-            ),
-            (None, None) => None,
-        };
+                )?),
+                (None, None) => None,
+            };
         if let Some(password) = password {
             client.set("sasl.password", password);
         }
@@ -204,5 +212,4 @@ impl Kafka {
             delay = (delay * 2).min(self.retry_max);
         }
     }
-
 }
