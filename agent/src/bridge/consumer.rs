@@ -325,7 +325,8 @@ impl Consumer {
         deadline: Option<tokio::time::Instant>,
     ) -> End {
         let deadline = deadline.unwrap_or_else(|| tokio::time::Instant::now() + self.grace);
-        if client.try_disconnect().is_ok() {
+        // Not connected (mqtt_up is set on CONNACK): nothing to say goodbye to.
+        if self.metrics.mqtt_up.get() == 1 && client.try_disconnect().is_ok() {
             loop {
                 match timeout_at(deadline, eventloop.poll()).await {
                     Ok(Ok(Event::Outgoing(Outgoing::Disconnect))) | Ok(Err(_)) | Err(_) => break,
