@@ -69,6 +69,22 @@ pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A notification on every SIGHUP, which then never kills the process. Call it inside the
+/// runtime, first thing: until it is installed, SIGHUP's default action is to terminate.
+pub(crate) fn notify_on_hangup() -> std::io::Result<std::sync::Arc<tokio::sync::Notify>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hangup = signal(SignalKind::hangup())?;
+    let on_signal = std::sync::Arc::clone(&notify);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config and rules");
+            on_signal.notify_one();
+        }
+    });
+    Ok(notify)
+}
+
 /// A token that is cancelled on Ctrl-C or SIGTERM. Call it inside the runtime.
 pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -93,9 +109,12 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    // Colours only on a terminal: a file or journald would keep the escape codes.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
 }
 
