@@ -93,7 +93,8 @@ impl Nisshi {
             return Ok(());
         }
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let storage = format!("sqlite://{}", self.dir.path().join("nisshi.db").display());
+        // nisshi takes the path of a sqlite URL as relative to its working directory.
+        let storage = "sqlite://nisshi.db";
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -102,7 +103,8 @@ impl Nisshi {
             .arg("broker")
             .args(["--listener-url", &url])
             .args(["--advertised-listener-url", &url])
-            .args(["--storage-engine", &storage])
+            .args(["--storage-engine", storage])
+            .current_dir(self.dir.path())
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
