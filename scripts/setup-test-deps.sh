@@ -6,8 +6,11 @@
 #   - .tools/venv: a Python virtualenv with third-party peers the tests talk to
 #     (pymodbus: a Modbus master/server not written here).
 #   - mosquitto (Debian): the real MQTT broker the store-and-forward tests start on a free port.
+#   - prometheus (Debian): its `promtool check metrics` validates the agent's /metrics.
+#   - chromium, chromium-driver (Debian): the headless browser that drives the status page
+#     (agent/tests/status_page.rs).
 #   - libssl-dev, zlib1g-dev (Debian): what the bridge's bundled librdkafka links (TLS, SASL
-#     SCRAM, gzip); prometheus (Debian): its `promtool` checks the metrics' text format.
+#     SCRAM, gzip). promtool checks the bridge's metrics too.
 #   - the Rust 1.96.0 toolchain and nisshi 0.8.1, the Kafka-compatible broker the bridge tests
 #     start on a free port (it needs rustc 1.96; the workspace builds with its own toolchain).
 #   - confluent-kafka in .tools/venv: a Kafka client nobody here wrote, to read back what the
@@ -18,7 +21,7 @@ cd "$(dirname "$0")/.."
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto libssl-dev zlib1g-dev prometheus)
+apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

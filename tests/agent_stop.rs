@@ -253,3 +253,56 @@ async fn a_full_spool_that_rejects_with_no_broker_cannot_hold_the_stop() -> Resu
     assert!(lost > 0, "{log}");
     Ok(())
 }
+
+#[test]
+fn logs_are_plain_text_off_a_terminal_and_json_on_request() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    for json in [false, true] {
+        // A data dir each, so that the wait below sees this run's spool.
+        let config_path = dir.path().join(format!("agent-{json}.toml"));
+        let data_dir = dir.path().join(format!("data-{json}"));
+        std::fs::write(
+            &config_path,
+            format!(
+                "[agent]\ngateway = \"logs\"\ndata_dir = \"{}\"\n",
+                data_dir.display()
+            ),
+        )?;
+        let mut command = Command::new(paths::edge_agent_binary());
+        if json {
+            command.args(["--log-format", "json"]);
+        }
+        let mut agent = command
+            .args(["run", "--config"])
+            .arg(&config_path)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        let stderr = collect_stderr(&mut agent);
+        let spool = data_dir.join("spool/sled");
+        let start = Instant::now();
+        while !spool.exists() && start.elapsed() < Duration::from_secs(30) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sigterm(&agent)?;
+        let status = wait_at_most(&mut agent, Duration::from_secs(30))?;
+        let log = stderr.join().expect("stderr reader");
+        assert!(status.success(), "exit {status}:\n{log}");
+        assert!(!log.contains('\u{1b}'), "colour codes in a pipe:\n{log}");
+        assert!(log.contains("agent starting"), "{log}");
+        for line in log.lines() {
+            let parsed = serde_json::from_str::<serde_json::Value>(line);
+            if json {
+                let value = parsed.with_context(|| format!("not JSON: {line}"))?;
+                assert!(
+                    value["level"].is_string() && value["fields"].is_object(),
+                    "{line}"
+                );
+            } else {
+                assert!(parsed.is_err(), "JSON without --log-format json: {line}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -6,11 +6,14 @@
 //! protocol in [`mqtt`]); [`pipeline`] wires them together and supervises them; [`event`]
 //! holds the messages they pass; [`config`] and [`rule_files`] what they are built from.
 
+pub mod backoff;
 pub mod bridge;
 pub mod check;
 pub mod config;
 pub mod event;
+pub mod http;
 pub mod mqtt;
+pub mod observe;
 pub mod pipeline;
 pub mod replay;
 pub mod rule_files;

@@ -27,7 +27,7 @@ use super::error::BridgeError;
 use super::mapping::{owns, Destination, Mapped, Mapping};
 use super::metrics::Metrics;
 use super::producer::Kafka;
-use crate::mqtt::backoff::Backoff;
+use crate::backoff::Backoff;
 use crate::mqtt::MqttConfig;
 
 type Delivery = BoxFuture<'static, (EntryId, Result<Destination, BridgeError>)>;

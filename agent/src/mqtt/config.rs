@@ -15,6 +15,7 @@
 //! max_packet_size = 262144
 //! reconnect_min = "500ms"
 //! reconnect_max = "60s"
+//! reconnect_probe = "250ms"
 //! shutdown_grace = "5s"
 //! idle_poll = "200ms"
 //!
@@ -96,6 +97,12 @@ pub struct MqttConfig {
     /// Cap of the reconnection delay. Default: "60s".
     #[serde(default = "defaults::reconnect_max", deserialize_with = "duration")]
     pub reconnect_max: Duration,
+    /// While waiting to reconnect, how often the broker's TCP port is probed (a connect
+    /// and close, nothing more); when it opens after having been closed, the sink
+    /// reconnects at once rather than at the end of its backoff delay. "0s" turns the
+    /// probe off. Default: "250ms".
+    #[serde(default = "defaults::reconnect_probe", deserialize_with = "duration")]
+    pub reconnect_probe: Duration,
     /// On shutdown, how long the sink waits for the PUBACKs of what is in
     /// flight before it publishes `offline` and disconnects. What is not
     /// acknowledged by then stays in the spool. Default: "5s".
@@ -201,6 +208,9 @@ mod defaults {
     pub fn reconnect_max() -> Duration {
         Duration::from_secs(60)
     }
+    pub fn reconnect_probe() -> Duration {
+        Duration::from_millis(250)
+    }
     pub fn shutdown_grace() -> Duration {
         Duration::from_secs(5)
     }
@@ -235,6 +245,7 @@ impl MqttConfig {
             max_packet_size: defaults::max_packet_size(),
             reconnect_min: defaults::reconnect_min(),
             reconnect_max: defaults::reconnect_max(),
+            reconnect_probe: defaults::reconnect_probe(),
             shutdown_grace: defaults::shutdown_grace(),
             idle_poll: defaults::idle_poll(),
             topics: TopicConfig::default(),

@@ -5,7 +5,6 @@
 //!
 //! [`Event`]: crate::event::Event
 
-pub mod backoff;
 pub mod health;
 pub mod modbus;
 mod send;

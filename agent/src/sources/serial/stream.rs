@@ -33,9 +33,9 @@ use tracing::{debug, info, info_span, Instrument};
 
 use super::counters::StreamCounters;
 use super::decoder::{DecoderError, StreamDecoder};
+use crate::backoff::Backoff;
 use crate::config::{SerialLine, Stream};
 use crate::event::{Event, HealthState};
-use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth, Failure};
 use crate::sources::now_ms;
 use crate::sources::send::send_all;
@@ -95,7 +95,7 @@ impl StreamSource {
         let timing = StreamTiming::default();
         Ok(Self {
             health: DeviceHealth::new(&stream.id),
-            backoff: Backoff::new(timing.reopen_min, timing.reopen_max),
+            backoff: Backoff::seeded(timing.reopen_min, timing.reopen_max, &stream.id),
             id: stream.id,
             line: stream.line,
             decoder,
@@ -106,7 +106,7 @@ impl StreamSource {
     }
 
     pub fn with_timing(mut self, timing: StreamTiming) -> Self {
-        self.backoff = Backoff::new(timing.reopen_min, timing.reopen_max);
+        self.backoff = Backoff::seeded(timing.reopen_min, timing.reopen_max, &self.id);
         self.timing = timing;
         self
     }
@@ -160,7 +160,7 @@ impl StreamSource {
                 if matches!(stopped, Stopped::End) {
                     return;
                 }
-                let wait = self.backoff.next_wait();
+                let wait = self.backoff.next_delay();
                 debug!(?wait, "reopening the port after a pause");
                 tokio::select! {
                     () = shutdown.cancelled() => return,
