@@ -9,13 +9,19 @@
 #   - prometheus (Debian): its `promtool check metrics` validates the agent's /metrics.
 #   - chromium, chromium-driver (Debian): the headless browser that drives the status page
 #     (agent/tests/status_page.rs).
+#   - libssl-dev, zlib1g-dev (Debian): what the bridge's bundled librdkafka links (TLS, SASL
+#     SCRAM, gzip). promtool checks the bridge's metrics too.
+#   - the Rust 1.96.0 toolchain and nisshi 0.8.1, the Kafka-compatible broker the bridge tests
+#     start on a free port (it needs rustc 1.96; the workspace builds with its own toolchain).
+#   - confluent-kafka in .tools/venv: a Kafka client nobody here wrote, to read back what the
+#     bridge produced.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto prometheus chromium chromium-driver)
+apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -26,6 +32,20 @@ if ((${#missing[@]})); then
   [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# ---- Kafka-compatible broker for the bridge tests ----------------------------------
+nisshi_version=0.8.1
+nisshi_toolchain=1.96.0
+nisshi_bin="${CARGO_HOME:-$HOME/.cargo}/bin/nisshi"
+if ! "$nisshi_bin" --version 2>/dev/null | grep -q "$nisshi_version"; then
+  if ! rustup toolchain list | grep -q "^$nisshi_toolchain"; then
+    log "installing the Rust $nisshi_toolchain toolchain (nisshi needs it)"
+    rustup toolchain install "$nisshi_toolchain" --profile minimal
+  fi
+  log "building nisshi $nisshi_version (the Kafka-compatible test broker): about 12 minutes cold on 2 cores"
+  cargo +"$nisshi_toolchain" install nisshi --version "$nisshi_version" --locked \
+    --no-default-features --features libsql
 fi
 
 # ---- Python peers ----------------------------------------------------------------

@@ -7,6 +7,7 @@
 //! holds the messages they pass; [`config`] and [`rule_files`] what they are built from.
 
 pub mod backoff;
+pub mod bridge;
 pub mod check;
 pub mod config;
 pub mod event;

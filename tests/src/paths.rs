@@ -13,45 +13,54 @@ pub fn workspace() -> PathBuf {
 /// The `edge-agent` binary, built (debug) once per test process.
 pub fn edge_agent_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| build_edge_agent(&[])).clone()
+}
+
+/// The `edge-agent` binary built with the feature `bridge` (debug), once per test process,
+/// copied aside as `edge-agent-bridge` so that a build without the feature does not replace
+/// it under a running test.
+pub fn edge_agent_bridge_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let mut build = Command::new(env!("CARGO"));
-            build
-                .args([
-                    "build",
-                    "--quiet",
-                    "-p",
-                    "edge-agent",
-                    "--bin",
-                    "edge-agent",
-                ])
-                .current_dir(workspace());
-            // `cargo test` sets these for the test crate; a build script that watches one
-            // (ring's watches CARGO_MANIFEST_DIR) would otherwise see it change and rebuild
-            // ring, rustls and everything above them, about a minute, once per test binary.
-            for (key, _) in std::env::vars_os() {
-                let key = key.to_string_lossy();
-                if key.starts_with("CARGO_PKG_")
-                    || matches!(
-                        key.as_ref(),
-                        "CARGO_MANIFEST_DIR"
-                            | "CARGO_MANIFEST_PATH"
-                            | "CARGO_CRATE_NAME"
-                            | "CARGO_PRIMARY_PACKAGE"
-                            | "CARGO_TARGET_TMPDIR"
-                            | "OUT_DIR"
-                    )
-                {
-                    build.env_remove(key.as_ref());
-                }
-            }
-            let status = build.status().expect("cargo runs");
-            assert!(status.success(), "edge-agent builds");
-            let target = std::env::var_os("CARGO_TARGET_DIR")
-                .map_or_else(|| workspace().join("target"), PathBuf::from);
-            target.join("debug/edge-agent")
+            let built = build_edge_agent(&["--features", "bridge"]);
+            let aside = built.with_file_name("edge-agent-bridge");
+            std::fs::copy(&built, &aside).expect("copy the bridge binary");
+            aside
         })
         .clone()
+}
+
+fn build_edge_agent(extra: &[&str]) -> PathBuf {
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "-p", "edge-agent", "--bin", "edge-agent"])
+        .args(extra)
+        .current_dir(workspace());
+    // `cargo test` sets these for the test crate; a build script that watches one
+    // (ring's watches CARGO_MANIFEST_DIR) would otherwise see it change and rebuild
+    // ring, rustls and everything above them, about a minute, once per test binary.
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "CARGO_TARGET_TMPDIR"
+                    | "OUT_DIR"
+            )
+        {
+            build.env_remove(key.as_ref());
+        }
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "edge-agent builds ({extra:?})");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace().join("target"), PathBuf::from);
+    target.join("debug/edge-agent")
 }
 
 /// The Python with the test peers (pymodbus): `EDGE_TEST_PYTHON`, else `.tools/venv`.

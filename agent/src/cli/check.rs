@@ -1,11 +1,12 @@
 //! `edge-agent check PATH...`: validate rule files and agent configuration files like a
-//! compiler. A file with an `[agent]` table is a configuration, checked with the rule files
-//! it names (see `edge_agent::check`); any other is a rule file.
+//! compiler. A file with an `[agent]` table is an agent configuration, checked with the rule
+//! files it names (see `edge_agent::check`); one with a `[kafka]` table is a bridge
+//! configuration; any other is a rule file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::{check, config, rule_files};
+use edge_agent::{bridge, check, config, rule_files};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -33,10 +34,11 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
         };
         for file in files {
             checked += 1;
-            let is_config =
-                std::fs::read_to_string(&file).is_ok_and(|t| config::looks_like_agent_config(&t));
-            let result = if is_config {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let result = if config::looks_like_agent_config(&text) {
                 check::config_with_rules(&file, args.strict).map(|checked| checked.warnings)
+            } else if bridge::config::looks_like_bridge_config(&text) {
+                bridge::config::load(&file).map(|_| Vec::new())
             } else {
                 rule_files::read_rule_file(&file).map(|_| Vec::new())
             };

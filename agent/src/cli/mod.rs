@@ -1,6 +1,8 @@
 //! Subcommands of `edge-agent`.
 
 mod allocator;
+#[cfg(feature = "bridge")]
+mod bridge;
 mod check;
 #[cfg(feature = "demo")]
 mod demo;
@@ -50,6 +52,9 @@ enum Command {
     /// Look into the store-and-forward spool.
     #[command(subcommand)]
     Spool(spool::SpoolCommand),
+    /// Forward the gateways' events from MQTT to Kafka, until Ctrl-C or SIGTERM (data centre).
+    #[cfg(feature = "bridge")]
+    Bridge(bridge::BridgeArgs),
 }
 
 pub use allocator::tune_malloc;
@@ -63,6 +68,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         #[cfg(feature = "demo")]
         Command::Demo(args) => demo::run(&args),
         Command::Spool(command) => spool::run(&command),
+        #[cfg(feature = "bridge")]
+        Command::Bridge(args) => bridge::run(&args),
     }
 }
 

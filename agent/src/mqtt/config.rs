@@ -220,7 +220,7 @@ mod defaults {
 }
 
 /// Durations as in the rest of the agent's config: "500ms", "30s", "1m30s".
-fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+pub(crate) fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
     let text = String::deserialize(deserializer)?;
     let ms = edge_rules::lang::parse_duration_ms(&text).map_err(serde::de::Error::custom)?;
     u64::try_from(ms)

@@ -102,12 +102,12 @@
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
-mod config;
+pub(crate) mod config;
 mod driver;
 mod error;
 mod inflight;
 mod message;
-mod options;
+pub(crate) mod options;
 mod probe;
 mod sink;
 mod stats;

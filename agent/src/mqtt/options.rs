@@ -48,6 +48,16 @@ pub(crate) fn build(
         QoS::AtLeastOnce,
         true,
     ));
+    set_credentials_and_tls(&mut options, config)?;
+    Ok((options, network_options(config)))
+}
+
+/// The username and password, and TLS, of `config` (files are read here). Shared with the
+/// bridge's MQTT client.
+pub(crate) fn set_credentials_and_tls(
+    options: &mut MqttOptions,
+    config: &MqttConfig,
+) -> Result<(), MqttError> {
     if let Some(username) = &config.username {
         let password = match (&config.password, &config.password_file) {
             (Some(secret), _) => secret.0.clone(),
@@ -62,9 +72,14 @@ pub(crate) fn build(
             client_config,
         ))));
     }
+    Ok(())
+}
+
+/// The connection timeout of `config`, as rumqttc's network options.
+pub(crate) fn network_options(config: &MqttConfig) -> NetworkOptions {
     let mut network = NetworkOptions::new();
     network.set_connection_timeout(whole_seconds(config.connect_timeout));
-    Ok((options, network))
+    network
 }
 
 /// Rounds up to whole seconds, at least 1 (rumqttc counts in seconds).
@@ -81,7 +96,7 @@ fn read(key: &'static str, path: &Path) -> Result<Vec<u8>, MqttError> {
     })
 }
 
-fn read_password(path: &Path) -> Result<String, MqttError> {
+pub(crate) fn read_password(path: &Path) -> Result<String, MqttError> {
     let bytes = read("password_file", path)?;
     let text = String::from_utf8(bytes).map_err(|_| MqttError::Tls {
         key: "password_file",
