@@ -13,15 +13,29 @@ pub struct RunArgs {
 }
 
 pub fn run(args: &RunArgs) -> anyhow::Result<ExitCode> {
-    let config = match super::load_config(&args.config) {
-        Ok(config) => config,
-        Err(code) => return Ok(code),
+    // What `check` accepts, `run` accepts: the config, its rules, the MQTT host.
+    let checked = match edge_agent::check::config_with_rules(&args.config, false) {
+        Ok(checked) => checked,
+        Err(diagnostics) => {
+            for diagnostic in &diagnostics {
+                eprintln!("{diagnostic}");
+            }
+            return Ok(ExitCode::from(2));
+        }
     };
+    for warning in &checked.warnings {
+        tracing::warn!(%warning, "rules for a sensor that is not read");
+    }
+    let config = checked.config;
     let config = super::allocator::settle(config);
     let runtime = super::agent_runtime()?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let shutdown = super::cancel_on_signal()?;
         pipeline::run(config, shutdown).await
-    })?;
+    });
+    // The pipeline's stop is bounded by its deadlines; a blocking call still stuck past
+    // them (a hung disk) must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    result?;
     Ok(ExitCode::SUCCESS)
 }

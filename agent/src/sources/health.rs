@@ -60,6 +60,8 @@ impl std::fmt::Display for Failure {
 /// Counters of one device, shared with the status page and metrics.
 #[derive(Debug, Default)]
 pub struct DeviceCounters {
+    /// Readings handed to the next stage (good and bad quality).
+    pub readings: AtomicU64,
     pub reads_ok: AtomicU64,
     pub exceptions: AtomicU64,
     pub timeouts: AtomicU64,

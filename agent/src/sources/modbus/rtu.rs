@@ -33,6 +33,7 @@ use crate::event::Event;
 use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth};
 use crate::sources::now_ms;
+use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
 
 /// Counters of one bus, shared with the status page and metrics.
@@ -161,15 +162,12 @@ impl RtuBus {
                             ctx.insert(c)
                         }
                         Err(failure) => {
-                            let events: Vec<_> = self
-                                .slaves
-                                .iter_mut()
-                                .filter_map(|s| {
-                                    s.health.unreachable(&failure.to_string(), now_ms())
-                                })
-                                .collect();
-                            if !send_all(&out, events).await {
-                                return;
+                            for slave in &mut self.slaves {
+                                let event =
+                                    slave.health.unreachable(&failure.to_string(), now_ms());
+                                if !send_all(&out, event, &slave.health.counters).await {
+                                    return;
+                                }
                             }
                             tokio::select! {
                                 _ = shutdown.cancelled() => return,
@@ -245,17 +243,10 @@ impl RtuBus {
             }
         }
         slave.due[g] = next_due(when, group.interval, &slave.health.counters.overruns);
-        send_all(out, events).await.then_some(link_broke)
+        send_all(out, events, &slave.health.counters)
+            .await
+            .then_some(link_broke)
     }
-}
-
-async fn send_all(out: &mpsc::Sender<Event>, events: Vec<Event>) -> bool {
-    for event in events {
-        if out.send(event).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -20,6 +20,7 @@ use crate::event::Event;
 use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth};
 use crate::sources::now_ms;
+use crate::sources::send::send_all;
 
 /// The first wait before a reconnect, and the cap.
 pub const RECONNECT_MIN: Duration = Duration::from_millis(200);
@@ -129,10 +130,8 @@ impl TcpDevice {
             for (failure, _) in &outcome.failures {
                 events.extend(self.health.failed(failure, now));
             }
-            for event in events {
-                if out.send(event).await.is_err() {
-                    return false;
-                }
+            if !send_all(out, events, &self.health.counters).await {
+                return false;
             }
             if outcome.link_broken() {
                 return true;
