@@ -1,5 +1,7 @@
 //! Subcommands of `edge-agent`.
 
+#[cfg(feature = "alerts")]
+mod alerts;
 mod allocator;
 #[cfg(feature = "bridge")]
 mod bridge;
@@ -44,6 +46,10 @@ enum Command {
     /// Forward the gateways' events from MQTT to Kafka, until Ctrl-C or SIGTERM (data centre).
     #[cfg(feature = "bridge")]
     Bridge(bridge::BridgeArgs),
+    /// Keep the fleet's alert history from Kafka, route alerts to Alertmanager and serve the
+    /// maintenance board, until Ctrl-C or SIGTERM (data centre).
+    #[cfg(feature = "alerts")]
+    Alerts(alerts::AlertsArgs),
 }
 
 pub use allocator::tune_malloc;
@@ -57,6 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spool(command) => spool::run(&command),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => bridge::run(&args),
+        #[cfg(feature = "alerts")]
+        Command::Alerts(args) => alerts::run(&args),
     }
 }
 
