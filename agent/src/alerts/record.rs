@@ -226,12 +226,13 @@ pub(crate) fn asset_of(sensor: &str, levels: u32) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::event::{Alert, Event, EventBody};
     use proptest::prelude::*;
 
-    fn alert(state: AlertState) -> Event {
+    /// An alert of the agent's on `motor1.de.velocity` (shared with the store's tests).
+    pub(crate) fn alert_event(state: AlertState, score: f64) -> Event {
         Event {
             ts_ms: 1_764_500_000_123,
             body: EventBody::Alert(Alert {
@@ -243,11 +244,19 @@ mod tests {
                 detector: "zscore".into(),
                 value: 7.5,
                 feature: "rms".into(),
-                feature_value: 6.0,
-                score: f64::NAN,
+                feature_value: score * 2.0,
+                score,
                 row: None,
             }),
         }
+    }
+
+    fn alert(state: AlertState) -> Event {
+        let mut event = alert_event(state, f64::NAN);
+        if let EventBody::Alert(alert) = &mut event.body {
+            alert.feature_value = 6.0;
+        }
+        event
     }
 
     #[test]

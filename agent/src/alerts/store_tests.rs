@@ -1,27 +1,9 @@
 //! The store against a real SQLite file (PostgreSQL is covered by `tests/alerts.rs`).
 
 use super::*;
+use crate::alerts::record::tests::alert_event;
 use crate::alerts::record::{decode, Source};
-use crate::event::{wire, Alert, Event, EventBody};
-
-fn alert_event(state: AlertState, score: f64) -> Event {
-    Event {
-        ts_ms: 1_764_500_000_000,
-        body: EventBody::Alert(Alert {
-            sensor: "motor1.de.velocity".into(),
-            state,
-            rule: "bearing".into(),
-            rule_hash: "abc".into(),
-            severity: Severity::Critical,
-            detector: "zscore".into(),
-            value: 7.5,
-            feature: "rms".into(),
-            feature_value: score * 2.0,
-            score,
-            row: None,
-        }),
-    }
-}
+use crate::event::{wire, Event};
 
 fn item(offset: i64, source: Source, key: &str, payload: &str) -> Item {
     Item {
@@ -72,7 +54,7 @@ async fn a_raise_and_its_clear_are_one_episode_and_replays_change_nothing() {
     assert!(store.open_episodes().await.expect("read").is_empty());
     let resolves = store.unsent_resolves().await.expect("read");
     assert_eq!(resolves.len(), 1);
-    assert_eq!(resolves[0].cleared_ms, Some(1_764_500_000_000));
+    assert_eq!(resolves[0].cleared_ms, Some(1_764_500_000_123));
     store
         .mark_delivered(Delivered::Resolve, &["gw1:1".to_owned()], 5)
         .await

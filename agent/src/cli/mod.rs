@@ -110,15 +110,23 @@ pub fn init_tracing(verbose: u8) {
         .init();
 }
 
-/// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and
-/// gives the exit code to leave with.
-pub(crate) fn load_config(
-    path: &std::path::Path,
-) -> Result<edge_agent::config::AgentConfig, ExitCode> {
-    edge_agent::config::load(path).map_err(|diagnostics| {
+/// The configuration `load` made, or its diagnostics printed (`FILE:LINE:COL: message`) and
+/// the exit code to leave with.
+pub(crate) fn or_diagnostics<T>(
+    loaded: Result<T, Vec<edge_rules::lang::Diagnostic>>,
+) -> Result<T, ExitCode> {
+    loaded.map_err(|diagnostics| {
         for diagnostic in &diagnostics {
             eprintln!("{diagnostic}");
         }
         ExitCode::from(2)
     })
+}
+
+/// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and
+/// gives the exit code to leave with.
+pub(crate) fn load_config(
+    path: &std::path::Path,
+) -> Result<edge_agent::config::AgentConfig, ExitCode> {
+    or_diagnostics(edge_agent::config::load(path))
 }
