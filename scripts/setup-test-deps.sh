@@ -10,6 +10,8 @@
 #     SCRAM, gzip); prometheus (Debian): its `promtool` checks the metrics' text format.
 #   - the Rust 1.96.0 toolchain and nisshi 0.8.1, the Kafka-compatible broker the bridge tests
 #     start on a free port (it needs rustc 1.96; the workspace builds with its own toolchain).
+#   - postgresql, prometheus-alertmanager, chromium (Debian): the alert service's tests start
+#     a real PostgreSQL and Alertmanager on free ports, and read its board in headless Chromium.
 #   - confluent-kafka in .tools/venv: a Kafka client nobody here wrote, to read back what the
 #     bridge produced.
 set -euo pipefail
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto libssl-dev zlib1g-dev prometheus)
+apt_packages=(mosquitto libssl-dev zlib1g-dev prometheus postgresql prometheus-alertmanager chromium)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -73,24 +73,7 @@ fn main() -> Result<()> {
 }
 
 fn bridge_binary() -> Result<PathBuf> {
-    eprintln!("bench: building the release bridge (cargo build --release -p edge-agent --features bridge)");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "edge-agent",
-            "--features",
-            "bridge",
-            "--bin",
-            "edge-agent",
-        ])
-        .current_dir(paths::workspace())
-        .status()?;
-    anyhow::ensure!(status.success(), "build failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| paths::workspace().join("target"), PathBuf::from);
-    Ok(target.join("release/edge-agent"))
+    e2e_tests::bench::release_edge_agent("bridge")
 }
 
 /// One reading in the wire shape, with `ts` now.
