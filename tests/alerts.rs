@@ -328,7 +328,7 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
 fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
     let url = format!("http://127.0.0.1:{port}/");
     let chromium = |extra: &[&str]| -> Result<std::process::Output> {
-        Ok(std::process::Command::new("chromium")
+        std::process::Command::new("chromium")
             .args([
                 "--headless",
                 "--no-sandbox",
@@ -343,7 +343,7 @@ fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
             .args(extra)
             .arg(&url)
             .output()
-            .context("running chromium (scripts/setup-test-deps.sh installs it)")?)
+            .context("running chromium (scripts/setup-test-deps.sh installs it)")
     };
     let dom = chromium(&["--dump-dom"])?;
     let dom = String::from_utf8_lossy(&dom.stdout);
@@ -420,11 +420,29 @@ async fn two_instances_in_one_group_split_the_partitions_and_record_every_episod
     })
     .await?;
     let stored = |log: &str| std::fs::read_to_string(dir.path().join(log)).unwrap_or_default();
+    // Each member's last assignment holds alert partitions, and no partition is in both.
+    let last_assignment = |log: &str| -> Vec<String> {
+        let line = log
+            .lines()
+            .rev()
+            .find(|l| l.contains("partitions assigned"))
+            .unwrap_or_default();
+        line.split(['"', '[', ']', ',', ' '])
+            .filter(|p| p.starts_with("edge.alerts/"))
+            .map(str::to_owned)
+            .collect()
+    };
     let (log_a, log_b) = (stored("a.log"), stored("b.log"));
+    let (parts_a, parts_b) = (last_assignment(&log_a), last_assignment(&log_b));
     assert!(
-        log_a.contains("partitions assigned") && log_b.contains("partitions assigned"),
+        !parts_a.is_empty() && !parts_b.is_empty(),
         "{log_a}\n{log_b}"
     );
+    assert!(
+        parts_a.iter().all(|p| !parts_b.contains(p)),
+        "{parts_a:?} {parts_b:?}"
+    );
+    assert_eq!(parts_a.len() + parts_b.len(), 4, "{parts_a:?} {parts_b:?}");
     a.terminate()?;
     b.terminate()?;
     Ok(())

@@ -28,7 +28,6 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use e2e_tests::alertmanager::Alertmanager;
 use e2e_tests::nisshi::Nisshi;
-use e2e_tests::paths;
 use e2e_tests::postgres::Postgres;
 use e2e_tests::service::Service;
 use edge_agent::alerts::Store;

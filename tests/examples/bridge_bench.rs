@@ -22,14 +22,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use e2e_tests::mosquitto::{free_port, running_as_root, Mosquitto};
 use e2e_tests::nisshi::Nisshi;
-use e2e_tests::paths;
 use e2e_tests::service::Service;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
