@@ -218,31 +218,10 @@ impl Mosquitto {
     /// SIGKILL if it has not exited within 10 s. Clients see their connections
     /// closed.
     pub async fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if let Some(pid) = child.id() {
-            let status = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await
-                .context("running kill -TERM")?;
-            if !status.success() {
-                bail!("kill -TERM {pid} failed: {status}");
-            }
+        match self.child.take() {
+            Some(child) => crate::service::terminate_child(child, STOP_TIMEOUT).await,
+            None => Ok(()),
         }
-        match timeout(STOP_TIMEOUT, child.wait()).await {
-            Ok(status) => {
-                status.context("waiting for mosquitto")?;
-            }
-            Err(_) => {
-                child
-                    .kill()
-                    .await
-                    .context("killing mosquitto after SIGTERM timed out")?;
-            }
-        }
-        Ok(())
     }
 
     /// Kills the broker with SIGKILL: what it has not saved is lost.

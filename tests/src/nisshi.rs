@@ -181,23 +181,10 @@ impl Nisshi {
 
     /// Stops the broker with SIGTERM, SIGKILL if it has not exited within 10 s.
     pub async fn stop(&mut self) -> Result<()> {
-        let Some(mut child) = self.child.take() else {
-            return Ok(());
-        };
-        if let Some(pid) = child.id() {
-            let status = Command::new("kill")
-                .args(["-TERM", &pid.to_string()])
-                .status()
-                .await
-                .context("running kill -TERM")?;
-            if !status.success() {
-                bail!("kill -TERM {pid} failed: {status}");
-            }
+        match self.child.take() {
+            Some(child) => crate::service::terminate_child(child, STOP_TIMEOUT).await,
+            None => Ok(()),
         }
-        if timeout(STOP_TIMEOUT, child.wait()).await.is_err() {
-            child.kill().await.context("killing nisshi")?;
-        }
-        Ok(())
     }
 }
 

@@ -1,5 +1,6 @@
 //! A child process of a test (the agent, the bridge): started with its stderr appended to a
-//! log file, stopped with SIGTERM (and its exit checked) or SIGKILL, killed when dropped.
+//! log file, stopped with SIGTERM (and its exit checked) or SIGKILL, killed when dropped; and
+//! the SIGTERM-then-SIGKILL stop of the brokers' tokio children.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -79,4 +80,29 @@ impl Drop for Service {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Stops a tokio child with SIGTERM and waits for it, with SIGKILL after `grace`.
+pub async fn terminate_child(
+    mut child: tokio::process::Child,
+    grace: std::time::Duration,
+) -> Result<()> {
+    if let Some(pid) = child.id() {
+        let status = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await
+            .context("running kill -TERM")?;
+        ensure!(status.success(), "kill -TERM {pid} failed: {status}");
+    }
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => {
+            status.context("waiting for the process")?;
+        }
+        Err(_) => child
+            .kill()
+            .await
+            .context("killing after SIGTERM timed out")?,
+    }
+    Ok(())
 }

@@ -64,7 +64,7 @@ pub(crate) struct Consumer {
     mapping: Mapping,
     instance: u32,
     instances: u32,
-    kafka: Kafka,
+    kafka: std::sync::Arc<Kafka>,
     metrics: Metrics,
     acks: AckQueue,
     /// Records on their way to Kafka, of this connection and of lost ones.
@@ -94,7 +94,7 @@ impl Consumer {
             mapping,
             instance: config.bridge.instance,
             instances: config.bridge.instances,
-            kafka,
+            kafka: std::sync::Arc::new(kafka),
             metrics,
             acks: AckQueue::new(max_inflight),
             deliveries: FuturesUnordered::new(),

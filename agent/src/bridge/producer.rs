@@ -39,8 +39,7 @@ impl ClientContext for KafkaContext {
     }
 }
 
-/// The producer, its topics and metrics; cheap to clone.
-#[derive(Clone)]
+/// The producer, its topics and metrics.
 pub(crate) struct Kafka {
     producer: FutureProducer<KafkaContext>,
     topics: Arc<KafkaTopics>,

@@ -77,6 +77,22 @@ pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A notification on every SIGHUP, which then never kills the process. Call it inside the
+/// runtime, first thing: until it is installed, SIGHUP's default action is to terminate.
+pub(crate) fn notify_on_hangup() -> std::io::Result<std::sync::Arc<tokio::sync::Notify>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hangup = signal(SignalKind::hangup())?;
+    let on_signal = std::sync::Arc::clone(&notify);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config and rules");
+            on_signal.notify_one();
+        }
+    });
+    Ok(notify)
+}
+
 /// A token that is cancelled on Ctrl-C or SIGTERM. Call it inside the runtime.
 pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};

@@ -44,6 +44,7 @@
 //! spool with `reject` past the deadline, which is counted in
 //! [`AgentStats::not_spooled`](crate::stats::AgentStats::not_spooled).
 
+pub mod reload;
 pub mod stages;
 
 use std::sync::atomic::Ordering;
@@ -58,12 +59,13 @@ use tracing::{error, info, warn};
 
 use crate::config::AgentConfig;
 use crate::event::{Event, HealthState};
-use crate::rules_stage::{self, RulesStage};
+use crate::rules_stage::{self, RulesLinks, RulesStage};
 use crate::sinks;
 use crate::sources::{self, now_ms};
 use crate::spool::{self, SharedSpool, Spool};
 use crate::spool_writer::{self, WriterLinks};
 use crate::stats::AgentStats;
+use reload::ReloadOptions;
 use stages::{Exit, Outcome, StageKind, Stages};
 
 pub use crate::sources::start_sources;
@@ -93,10 +95,30 @@ pub async fn run_with(
     shutdown: CancellationToken,
     stats: Arc<AgentStats>,
 ) -> anyhow::Result<()> {
+    run_inner(config, shutdown, stats, None).await
+}
+
+/// [`run_with`], reloading the rules as [`reload`] describes.
+pub async fn run_reloading(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    stats: Arc<AgentStats>,
+    reload: ReloadOptions,
+) -> anyhow::Result<()> {
+    run_inner(config, shutdown, stats, Some(reload)).await
+}
+
+async fn run_inner(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    stats: Arc<AgentStats>,
+    reload: Option<ReloadOptions>,
+) -> anyhow::Result<()> {
     let rules = crate::rule_files::load(&config.rules).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the rules do not load:\n{}", lines.join("\n"))
     })?;
+    reload::record_rule_hash(&stats, &rules);
     let spool_dir = spool::dir_in(&config.data_dir);
     let (opened, report) = Spool::open(&spool_dir, config.spool.clone())
         .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
@@ -156,24 +178,35 @@ pub async fn run_with(
         StageKind::SpoolWriter,
         spool_writer::run(spool.clone(), spool_rx, links),
     );
+    let (reload_tx, reloads) = mpsc::channel(4);
+    let links = RulesLinks {
+        input: source_rx,
+        output: spool_tx,
+        reloads,
+        sources_gone: stop.sources_gone.clone(),
+        stats: Arc::clone(&stats),
+    };
     stages.spawn(
         "rules",
         StageKind::Rules,
-        rules_stage::run(
-            rules_stage,
-            source_rx,
-            spool_tx,
-            stop.sources_gone.clone(),
-            Arc::clone(&stats),
-        ),
+        rules_stage::run(rules_stage, links),
     );
+    if let Some(options) = reload {
+        let watcher = reload::watch(
+            options,
+            config.clone(),
+            reload_tx,
+            Arc::clone(&stats),
+            stop.sources.clone(),
+        );
+        stages.spawn("reload watcher", StageKind::Helper, watcher);
+    }
     for source in sources::tasks(&config, &source_tx, &stop.sources, &stats) {
         stages.spawn(source.name, StageKind::Source, async move {
             source.task.await;
             Ok::<(), std::convert::Infallible>(())
         });
     }
-    drop(source_tx);
 
     let first = tokio::select! {
         () = shutdown.cancelled() => None,

@@ -13,6 +13,7 @@
 //! The sensor's plan shares its rules with every sensor of the same kind ([`RuleSet::plan`])
 //! and its runner is sized to them ([`SensorRunner::new`]).
 
+mod reload;
 mod task;
 
 use std::collections::HashMap;
@@ -23,7 +24,8 @@ use tracing::warn;
 
 use crate::event::{Alert, Event, EventBody, FeatureSet, Quality};
 
-pub use task::{run, RulesTaskError};
+pub use reload::ReloadSummary;
+pub use task::{run, Reload, RulesLinks, RulesTaskError};
 
 /// Whether a feature goes into a `features` event: every window feature. `value` is the
 /// reading itself, and `ewma` is not a window feature.
