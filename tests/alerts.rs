@@ -339,7 +339,7 @@ fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
                 "--user-data-dir={}",
                 dir.join("chromium").display()
             ))
-            .args(["--window-size=412,915", "--virtual-time-budget=5000"])
+            .args(["--window-size=412,915", "--timeout=4000"])
             .args(extra)
             .arg(&url)
             .output()

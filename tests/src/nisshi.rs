@@ -93,7 +93,9 @@ impl Nisshi {
             return Ok(());
         }
         let url = format!("tcp://127.0.0.1:{}", self.port);
-        let storage = format!("sqlite://{}", self.dir.path().join("nisshi.db").display());
+        // nisshi 0.8.1 reads the part after `sqlite://` as a path relative to its working
+        // directory unless it starts with `/` itself: an absolute path needs four slashes.
+        let storage = format!("sqlite:///{}", self.dir.path().join("nisshi.db").display());
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,7 +1,7 @@
 //! The maintenance board: one page (`board.html`, embedded) and a small JSON API, served by
 //! the alert service from the store.
 //!
-//! - `GET /`: the page. Open alerts across the fleet by severity and asset, each asset's
+//! - `GET /`: the page, with the board's data in it. Open alerts across the fleet by severity and asset, each asset's
 //!   history, gateway liveness; it reloads its data on every server-sent event.
 //! - `GET /api/board`: `{ open: [episode], gateways: [gateway] }`.
 //! - `GET /api/assets/{asset}`: the asset's last 50 episodes, newest first.
@@ -65,8 +65,23 @@ pub(crate) async fn serve(
         .await
 }
 
-async fn page() -> Html<&'static str> {
-    Html(PAGE)
+/// The page, with the board's data in it (`/*BOARD*/null` replaced), or without when the
+/// store cannot be read (the page then fetches it).
+async fn page(State(state): State<AppState>) -> Html<String> {
+    let data = match board_data(&state.store).await {
+        Ok(data) => data.to_string().replace("</", "<\\/"),
+        Err(error) => {
+            warn!(%error, "board: store read failed");
+            "null".to_owned()
+        }
+    };
+    Html(PAGE.replacen("/*BOARD*/null", &data, 1))
+}
+
+async fn board_data(store: &Store) -> Result<serde_json::Value, super::StoreError> {
+    let open = store.open_episodes().await?;
+    let gateways = store.gateways().await?;
+    Ok(serde_json::json!({ "open": open, "gateways": gateways }))
 }
 
 fn json(value: &impl serde::Serialize) -> Response {
@@ -86,12 +101,8 @@ fn unavailable(error: &super::StoreError) -> Response {
 }
 
 async fn board(State(state): State<AppState>) -> Response {
-    let open = match state.store.open_episodes().await {
-        Ok(open) => open,
-        Err(error) => return unavailable(&error),
-    };
-    match state.store.gateways().await {
-        Ok(gateways) => json(&serde_json::json!({ "open": open, "gateways": gateways })),
+    match board_data(&state.store).await {
+        Ok(data) => json(&data),
         Err(error) => unavailable(&error),
     }
 }

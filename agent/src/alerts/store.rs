@@ -184,8 +184,20 @@ impl Store {
             pool,
             work_order_min,
         };
-        store.migrate().await?;
-        Ok(store)
+        // Two instances starting together race on the first CREATE TABLE (PostgreSQL's
+        // IF NOT EXISTS is not atomic); the loser finds the work done on a second try.
+        let mut attempt = 0;
+        loop {
+            match store.migrate().await {
+                Ok(()) => return Ok(store),
+                Err(error) if attempt < 3 => {
+                    tracing::debug!(%error, attempt, "migration raced another instance; again");
+                    attempt += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     async fn applied_version(&self) -> Result<usize, sqlx::Error> {
