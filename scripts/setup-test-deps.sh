@@ -13,6 +13,8 @@
 #     SCRAM, gzip). promtool checks the bridge's metrics too.
 #   - the Rust 1.96.0 toolchain and nisshi 0.8.1, the Kafka-compatible broker the bridge tests
 #     start on a free port (it needs rustc 1.96; the workspace builds with its own toolchain).
+#   - postgresql, prometheus-alertmanager, chromium (Debian): the alert service's tests start
+#     a real PostgreSQL and Alertmanager on free ports, and read its board in headless Chromium.
 #   - confluent-kafka in .tools/venv: a Kafka client nobody here wrote, to read back what the
 #     bridge produced.
 set -euo pipefail
@@ -21,7 +23,7 @@ cd "$(dirname "$0")/.."
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev)
+apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev postgresql prometheus-alertmanager)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -6,6 +6,7 @@
 //! protocol in [`mqtt`]); [`pipeline`] wires them together and supervises them; [`event`]
 //! holds the messages they pass; [`config`] and [`rule_files`] what they are built from.
 
+pub mod alerts;
 pub mod backoff;
 pub mod bridge;
 pub mod check;

@@ -22,14 +22,12 @@
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use e2e_tests::mosquitto::{free_port, running_as_root, Mosquitto};
 use e2e_tests::nisshi::Nisshi;
-use e2e_tests::paths;
 use e2e_tests::service::Service;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
@@ -73,24 +71,7 @@ fn main() -> Result<()> {
 }
 
 fn bridge_binary() -> Result<PathBuf> {
-    eprintln!("bench: building the release bridge (cargo build --release -p edge-agent --features bridge)");
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "-p",
-            "edge-agent",
-            "--features",
-            "bridge",
-            "--bin",
-            "edge-agent",
-        ])
-        .current_dir(paths::workspace())
-        .status()?;
-    anyhow::ensure!(status.success(), "build failed");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| paths::workspace().join("target"), PathBuf::from);
-    Ok(target.join("release/edge-agent"))
+    e2e_tests::bench::release_edge_agent("bridge")
 }
 
 /// One reading in the wire shape, with `ts` now.

@@ -31,6 +31,20 @@ pub fn edge_agent_bridge_binary() -> PathBuf {
         .clone()
 }
 
+/// The `edge-agent` binary built with the feature `alerts` (debug), once per test process,
+/// copied aside as `edge-agent-alerts` (see [`edge_agent_bridge_binary`]).
+pub fn edge_agent_alerts_binary() -> PathBuf {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let built = build_edge_agent(&["--features", "alerts"]);
+            let aside = built.with_file_name("edge-agent-alerts");
+            std::fs::copy(&built, &aside).expect("copy the alerts binary");
+            aside
+        })
+        .clone()
+}
+
 fn build_edge_agent(extra: &[&str]) -> PathBuf {
     let mut build = Command::new(env!("CARGO"));
     build

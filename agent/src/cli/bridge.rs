@@ -12,14 +12,9 @@ pub struct BridgeArgs {
 }
 
 pub fn run(args: &BridgeArgs) -> anyhow::Result<ExitCode> {
-    let config = match edge_agent::bridge::config::load(&args.config) {
+    let config = match super::or_diagnostics(edge_agent::bridge::config::load(&args.config)) {
         Ok(config) => config,
-        Err(diagnostics) => {
-            for diagnostic in &diagnostics {
-                eprintln!("{diagnostic}");
-            }
-            return Ok(ExitCode::from(2));
-        }
+        Err(code) => return Ok(code),
     };
     let runtime = super::agent_runtime()?;
     runtime.block_on(async {

@@ -1,12 +1,12 @@
 //! `edge-agent check PATH...`: validate rule files and agent configuration files like a
 //! compiler. A file with an `[agent]` table is an agent configuration, checked with the rule
-//! files it names (see `edge_agent::check`); one with a `[kafka]` table is a bridge
-//! configuration; any other is a rule file.
+//! files it names (see `edge_agent::check`); one with an `[alerts]` table an alert-service
+//! configuration; one with a `[kafka]` table a bridge configuration; any other is a rule file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::{bridge, check, config, rule_files};
+use edge_agent::{alerts, bridge, check, config, rule_files};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -37,6 +37,8 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             let text = std::fs::read_to_string(&file).unwrap_or_default();
             let result = if config::looks_like_agent_config(&text) {
                 check::config_with_rules(&file, args.strict).map(|checked| checked.warnings)
+            } else if alerts::config::looks_like_alerts_config(&text) {
+                alerts::config::load(&file).map(|_| Vec::new())
             } else if bridge::config::looks_like_bridge_config(&text) {
                 bridge::config::load(&file).map(|_| Vec::new())
             } else {

@@ -1,5 +1,7 @@
 //! Subcommands of `edge-agent`.
 
+#[cfg(feature = "alerts")]
+mod alerts;
 mod allocator;
 #[cfg(feature = "bridge")]
 mod bridge;
@@ -55,6 +57,10 @@ enum Command {
     /// Forward the gateways' events from MQTT to Kafka, until Ctrl-C or SIGTERM (data centre).
     #[cfg(feature = "bridge")]
     Bridge(bridge::BridgeArgs),
+    /// Keep the fleet's alert history from Kafka, route alerts to Alertmanager and serve the
+    /// maintenance board, until Ctrl-C or SIGTERM (data centre).
+    #[cfg(feature = "alerts")]
+    Alerts(alerts::AlertsArgs),
 }
 
 pub use allocator::tune_malloc;
@@ -70,6 +76,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spool(command) => spool::run(&command),
         #[cfg(feature = "bridge")]
         Command::Bridge(args) => bridge::run(&args),
+        #[cfg(feature = "alerts")]
+        Command::Alerts(args) => alerts::run(&args),
     }
 }
 
@@ -154,15 +162,23 @@ pub fn init_tracing(verbose: u8, format: LogFormat, quiet: bool) {
     }
 }
 
-/// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and
-/// gives the exit code to leave with.
-pub(crate) fn load_config(
-    path: &std::path::Path,
-) -> Result<edge_agent::config::AgentConfig, ExitCode> {
-    edge_agent::config::load(path).map_err(|diagnostics| {
+/// The configuration `load` made, or its diagnostics printed (`FILE:LINE:COL: message`) and
+/// the exit code to leave with.
+pub(crate) fn or_diagnostics<T>(
+    loaded: Result<T, Vec<edge_rules::lang::Diagnostic>>,
+) -> Result<T, ExitCode> {
+    loaded.map_err(|diagnostics| {
         for diagnostic in &diagnostics {
             eprintln!("{diagnostic}");
         }
         ExitCode::from(2)
     })
+}
+
+/// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and
+/// gives the exit code to leave with.
+pub(crate) fn load_config(
+    path: &std::path::Path,
+) -> Result<edge_agent::config::AgentConfig, ExitCode> {
+    or_diagnostics(edge_agent::config::load(path))
 }

@@ -1,0 +1,121 @@
+//! The alert service, `edge-agent alerts --config FILE`: a data-centre service that keeps the
+//! fleet's alert history and brings alerts to the maintenance team.
+//!
+//! Only [`config`] is built without the cargo feature `alerts` (so that `check` validates
+//! these configs in every build); everything that talks to Kafka, a database or HTTP needs
+//! the feature, and the gateway's build links none of it.
+//!
+//! # Path of a record
+//!
+//! Kafka (the bridge's alert, health and status topics) → `consumer.rs` (a consumer group,
+//! manual offset commits) → `record.rs` (decode, or a dead letter) → `store.rs` (SQLite or
+//! PostgreSQL, one transaction per batch, duplicates dropped by `(gateway, seq)`) → offsets
+//! committed. Beside it, `notify.rs` reads the store and posts to Alertmanager and the CMMS.
+//!
+//! # Invariants
+//!
+//! 1. **Offsets are committed only after the batch's writes are committed** to the store:
+//!    a crash or `kill -9` at any point loses nothing and at worst replays records.
+//! 2. **Exactly-once view over at-least-once transport**: a replayed or re-sent event
+//!    (same gateway and `seq`) changes nothing; so every alert is one episode however
+//!    often it arrives, and however many instances share the group.
+//! 3. **Bad input never stops the consumer**: a malformed record, an unknown `v` or a clear
+//!    without its raise is stored in `dead_letters` with its reason, logged once per reason.
+//! 4. **Notifications are driven by the store** (see `notify.rs`): an Alertmanager or CMMS
+//!    outage delays them and loses none.
+//! 5. **A stage that fails stops the service**: the consumer and the notifier run under one
+//!    cancellation token, and the consumer's end ends the notifier.
+
+pub mod config;
+
+#[cfg(feature = "alerts")]
+mod board;
+#[cfg(feature = "alerts")]
+mod consumer;
+#[cfg(feature = "alerts")]
+mod http;
+#[cfg(feature = "alerts")]
+mod notify;
+#[cfg(feature = "alerts")]
+mod record;
+#[cfg(feature = "alerts")]
+mod schema;
+#[cfg(feature = "alerts")]
+pub mod store;
+
+#[cfg(feature = "alerts")]
+pub use consumer::ConsumerError;
+#[cfg(feature = "alerts")]
+pub use notify::{EPISODE_ALERTNAME, OFFLINE_ALERTNAME};
+#[cfg(feature = "alerts")]
+pub use store::{Store, StoreError};
+
+/// Why the service stopped.
+#[cfg(feature = "alerts")]
+#[derive(Debug, thiserror::Error)]
+pub enum AlertsError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
+    #[error("board: {0}")]
+    Board(std::io::Error),
+}
+
+/// Runs the service until `shutdown`: the consumer, the notifier and the board.
+#[cfg(feature = "alerts")]
+pub async fn run(
+    config: config::AlertsConfig,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Result<(), AlertsError> {
+    let work_order_min = config.work_orders.as_ref().map(|w| w.min_severity);
+    let store = Store::connect(
+        &config.store.url.0,
+        config.store.max_connections,
+        work_order_min,
+    )
+    .await?;
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    let (changes, _) = tokio::sync::watch::channel(0u64);
+    let consumer = consumer::Consumer::new(
+        &config.kafka,
+        config.alerts,
+        store.clone(),
+        wake.clone(),
+        changes.clone(),
+    )?;
+    let stop = shutdown.child_token();
+    let board = match &config.board {
+        Some(board) => {
+            let listener = tokio::net::TcpListener::bind(board.listen)
+                .await
+                .map_err(AlertsError::Board)?;
+            tracing::info!(listen = %listener.local_addr().map_err(AlertsError::Board)?, "maintenance board");
+            let token = std::sync::Arc::from(board.token.0.as_str());
+            let serve = board::serve(listener, store.clone(), token, changes, stop.clone());
+            Some(tokio::spawn(serve))
+        }
+        None => None,
+    };
+    let notifier = notify::Notifier {
+        store,
+        alertmanager: config.alertmanager,
+        work_orders: config.work_orders,
+        wake,
+    };
+    let notifier = tokio::spawn(notifier.run(stop.clone()));
+    let result = consumer.run(shutdown).await;
+    stop.cancel();
+    if let Err(error) = notifier.await {
+        tracing::error!(%error, "notifier task failed");
+    }
+    let served = match board {
+        Some(board) => match board.await {
+            Ok(served) => served.map_err(AlertsError::Board),
+            Err(error) => Err(AlertsError::Board(std::io::Error::other(error))),
+        },
+        None => Ok(()),
+    };
+    result?;
+    served
+}

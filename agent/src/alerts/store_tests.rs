@@ -1,0 +1,166 @@
+//! The store against a real SQLite file (PostgreSQL is covered by `tests/alerts.rs`).
+
+use super::*;
+use crate::alerts::record::tests::alert_event;
+use crate::alerts::record::{decode, Source};
+use crate::event::{wire, Event};
+
+fn item(offset: i64, source: Source, key: &str, payload: &str) -> Item {
+    Item {
+        at: Position {
+            topic: format!("{source:?}"),
+            partition: 0,
+            offset,
+            key: Some(key.to_owned()),
+        },
+        payload: payload.as_bytes().to_vec(),
+        decoded: decode(source, Some(key.as_bytes()), payload.as_bytes(), 1, 99),
+    }
+}
+
+fn alert(offset: i64, seq: u64, state: AlertState, score: f64) -> Item {
+    let json = wire::to_json("gw1", seq, &alert_event(state, score));
+    item(offset, Source::Alerts, "gw1/motor1", &json)
+}
+
+async fn store(dir: &tempfile::TempDir) -> Store {
+    let url = format!("sqlite://{}", dir.path().join("alerts.db").display());
+    Store::connect(&url, 2, Some(Severity::Warning))
+        .await
+        .expect("store opens")
+}
+
+#[tokio::test]
+async fn a_raise_and_its_clear_are_one_episode_and_replays_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let batch = vec![
+        alert(0, 1, AlertState::Raised, 3.0),
+        alert(1, 2, AlertState::Raised, 5.0),
+    ];
+    let applied = store.apply(&batch).await.expect("applied");
+    assert_eq!((applied.raised, applied.duplicates), (2, 0));
+    let open = store.open_episodes().await.expect("read");
+    assert_eq!(open.len(), 1, "a raise while open is the same episode");
+    assert_eq!(open[0].id, "gw1:1");
+    assert_eq!(open[0].peak_score, Some(5.0));
+    assert_eq!(open[0].peak_feature_value, Some(10.0));
+    let replay = store.apply(&batch).await.expect("applied");
+    assert_eq!((replay.raised, replay.duplicates), (0, 2));
+    store
+        .apply(&[alert(2, 3, AlertState::Cleared, 0.5)])
+        .await
+        .expect("applied");
+    assert!(store.open_episodes().await.expect("read").is_empty());
+    let resolves = store.unsent_resolves().await.expect("read");
+    assert_eq!(resolves.len(), 1);
+    assert_eq!(resolves[0].cleared_ms, Some(1_764_500_000_123));
+    store
+        .mark_delivered(Delivered::Resolve, &["gw1:1".to_owned()], 5)
+        .await
+        .expect("marked");
+    assert!(store.unsent_resolves().await.expect("read").is_empty());
+    assert_eq!(store.counts().await.expect("counts"), (1, 0, 0));
+    // Reopening the file keeps everything and migrates nothing twice.
+    drop(store);
+    let store = self::store(&dir).await;
+    assert_eq!(store.counts().await.expect("counts"), (1, 0, 0));
+}
+
+#[tokio::test]
+async fn bad_records_and_a_clear_without_its_raise_are_dead_letters_stored_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let batch = vec![
+        item(0, Source::Alerts, "gw1/motor1", "{garbled"),
+        alert(1, 9, AlertState::Cleared, 0.0),
+        item(2, Source::Status, "gw1", "sideways"),
+        alert(3, 10, AlertState::Raised, 1.0),
+    ];
+    let applied = store.apply(&batch).await.expect("applied");
+    assert_eq!(applied.dead_letters, 3);
+    assert_eq!(
+        applied.dead_reasons,
+        vec!["not_json", "clear_without_raise", "bad_field"]
+    );
+    assert_eq!(applied.raised, 1, "what follows a bad record is applied");
+    // The replayed batch stores no dead letter twice (the clear is now a duplicate seq).
+    let again = store.apply(&batch).await.expect("applied");
+    assert_eq!(again.dead_letters, 0);
+    assert_eq!(store.counts().await.expect("counts"), (1, 1, 3));
+}
+
+#[tokio::test]
+async fn status_and_health_keep_gateway_liveness() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let health = wire::to_json(
+        "gw1",
+        4,
+        &Event::health(1_000, "spool", HealthState::Degraded, "slow disk"),
+    );
+    let batch = vec![
+        item(0, Source::Status, "gw1", "offline"),
+        item(1, Source::Health, "gw1", &health),
+    ];
+    store.apply(&batch).await.expect("applied");
+    let gateways = store.gateways().await.expect("read");
+    assert_eq!(gateways.len(), 1);
+    assert_eq!(gateways[0].online, Some(false));
+    assert_eq!(gateways[0].changed_ms, Some(99));
+    assert_eq!(gateways[0].last_seen_ms, Some(1_000));
+    assert!(store
+        .unsent_gateway_resolves()
+        .await
+        .expect("read")
+        .is_empty());
+    store
+        .apply(&[item(2, Source::Status, "gw1", "online")])
+        .await
+        .expect("applied");
+    let back = store.unsent_gateway_resolves().await.expect("read");
+    assert_eq!(back.len(), 1);
+    store
+        .mark_delivered(Delivered::GatewayResolve, &["gw1".to_owned()], 5)
+        .await
+        .expect("marked");
+    // A repeated `online` does not re-arm the resolve.
+    store
+        .apply(&[item(3, Source::Status, "gw1", "online")])
+        .await
+        .expect("applied");
+    assert!(store
+        .unsent_gateway_resolves()
+        .await
+        .expect("read")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn work_orders_are_due_from_the_configured_severity_and_acks_are_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let info = wire::to_json("gw2", 1, &alert_event(AlertState::Raised, 1.0))
+        .replace("\"critical\"", "\"info\"");
+    store
+        .apply(&[
+            alert(0, 1, AlertState::Raised, 1.0),
+            item(1, Source::Alerts, "gw2/motor1", &info),
+        ])
+        .await
+        .expect("applied");
+    let due = store.due_work_orders().await.expect("read");
+    assert_eq!(
+        due.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["gw1:1"]
+    );
+    assert!(store
+        .acknowledge("gw1:1", "Ana", "bearing ordered", 7)
+        .await
+        .expect("ack"));
+    assert!(!store.acknowledge("nope", "Ana", "", 7).await.expect("ack"));
+    let history = store.asset_history("motor1", 10).await.expect("read");
+    let acked = history.iter().find(|e| e.id == "gw1:1").expect("there");
+    assert_eq!(acked.acked_by.as_deref(), Some("Ana"));
+    assert_eq!(acked.ack_note.as_deref(), Some("bearing ordered"));
+}

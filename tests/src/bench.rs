@@ -1,0 +1,57 @@
+//! What the benchmark harnesses (`tests/examples/*_bench.rs`) share: numeric flags, the
+//! release `edge-agent` with the features under test.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{bail, ensure, Context, Result};
+
+use crate::paths;
+
+/// `--name N` flags of the command line over `defaults`; any other argument is an error.
+pub fn numeric_flags(defaults: &[(&'static str, u64)]) -> Result<BTreeMap<&'static str, u64>> {
+    let mut values: BTreeMap<&'static str, u64> = defaults.iter().copied().collect();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let Some(name) = arg
+            .strip_prefix("--")
+            .and_then(|n| defaults.iter().find(|(d, _)| *d == n))
+            .map(|(d, _)| *d)
+        else {
+            let known: Vec<String> = defaults.iter().map(|(n, _)| format!("--{n} N")).collect();
+            bail!("unknown argument {arg}; use {}", known.join(", "));
+        };
+        let value = args
+            .next()
+            .with_context(|| format!("--{name} needs a number"))?;
+        values.insert(
+            name,
+            value.parse().with_context(|| format!("--{name} {value}"))?,
+        );
+    }
+    Ok(values)
+}
+
+/// Builds the release `edge-agent` with `features` (progress on stderr) and returns its path
+/// in `CARGO_TARGET_DIR` (or the workspace's `target/`).
+pub fn release_edge_agent(features: &str) -> Result<PathBuf> {
+    eprintln!("bench: building the release edge-agent (cargo build --release -p edge-agent --features {features})");
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "-p",
+            "edge-agent",
+            "--features",
+            features,
+            "--bin",
+            "edge-agent",
+        ])
+        .current_dir(paths::workspace())
+        .status()?;
+    ensure!(status.success(), "build failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| paths::workspace().join("target"), PathBuf::from);
+    Ok(target.join("release/edge-agent"))
+}
