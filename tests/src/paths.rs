@@ -48,7 +48,14 @@ pub fn edge_agent_alerts_binary() -> PathBuf {
 fn build_edge_agent(extra: &[&str]) -> PathBuf {
     let mut build = Command::new(env!("CARGO"));
     build
-        .args(["build", "--quiet", "-p", "edge-agent", "--bin", "edge-agent"])
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "edge-agent",
+            "--bin",
+            "edge-agent",
+        ])
         .args(extra)
         .current_dir(workspace());
     // `cargo test` sets these for the test crate; a build script that watches one
