@@ -238,7 +238,7 @@ fn resolve_for_window(spec: &RuleSpec, window: usize) -> RuleSpec {
                 min_count,
                 ..
             } => *min_count = window,
-            DetectorSpec::Level { .. } => {}
+            DetectorSpec::Level { .. } | DetectorSpec::Adaptive { .. } => {}
         }
     }
     spec
