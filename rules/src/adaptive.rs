@@ -8,8 +8,11 @@
 //!    10 Hz as at one sample per 10 minutes. A horizon given in samples weighs `2 / (n + 1)`.
 //!    Until a horizon has been seen once, the weight is at least `1 / samples`: the long-run
 //!    normal is then the plain mean and variance of everything seen so far.
-//! 2. **A raw score**: how many standard errors the short EWMA sits from the long-run mean,
-//!    standard errors of an EWMA chart (`σ·sqrt(α / (2 − α))`).
+//! 2. **A raw score**: how far the short EWMA sits from the long-run mean, in units of the
+//!    long-run spread of that very distance. Measuring the spread of the short-term deviation
+//!    itself, rather than deriving it from the samples' spread as an EWMA chart does, makes
+//!    the score self-calibrating: a random walk, a sine or any autocorrelated signal scores
+//!    like white noise does, at any sample rate.
 //! 3. **Scores that know their own history.** The raw score's own long-run mean and spread are
 //!    kept the same way; the alert's `score` is the probability `Φ(z)` that the current raw
 //!    score is not an outlier of that history (an anomaly likelihood, 0–1). A signal whose raw
@@ -19,7 +22,7 @@
 //!    it clears once the raw score's own z is back under `clear_surprise`.
 //!
 //! # Invariants
-//! - Constant memory: [`AdaptiveState`] is 80 bytes whatever the horizons; nothing allocates.
+//! - Constant memory: [`AdaptiveState`] is 88 bytes whatever the horizons; nothing allocates.
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
@@ -122,6 +125,8 @@ pub struct AdaptiveState {
     mean: f64,
     var: f64,
     short: f64,
+    /// Long-run mean square of `short − mean`.
+    deviation_var: f64,
     score_mean: f64,
     score_var: f64,
 }
@@ -157,9 +162,13 @@ impl AdaptiveState {
         let spread = libm::sqrt(self.var)
             .max(spec.min_std)
             .max(spec.min_rel_std * self.mean.abs());
-        let judged = if spread > 0.0 {
-            let standard_error = spread * libm::sqrt(short / (2.0 - short));
-            let signed = (self.short - self.mean) / standard_error;
+        // The floors, carried over to the short EWMA's scale (an EWMA of white noise spreads
+        // `sqrt(α / (2 − α))` as wide as the samples).
+        let floor = spec.min_std.max(spec.min_rel_std * self.mean.abs())
+            * libm::sqrt(short / (2.0 - short));
+        let deviation_spread = libm::sqrt(self.deviation_var).max(floor);
+        let judged = if deviation_spread > 0.0 && self.seen > 2 {
+            let signed = (self.short - self.mean) / deviation_spread;
             let raw = match spec.direction {
                 Direction::Up => signed,
                 Direction::Down => -signed,
@@ -178,8 +187,10 @@ impl AdaptiveState {
             } else {
                 raw >= spec.k && z >= spec.surprise
             };
-            let interval = (self.last_ms - self.first_ms) as f64 / f64::from(self.seen - 1);
-            let elapsed_s = (self.last_ms - self.first_ms) as f64 / 1000.0;
+            // Saturating: recorded data may put timestamps at both ends of the i64 range.
+            let elapsed_ms = self.last_ms.saturating_sub(self.first_ms) as f64;
+            let interval = elapsed_ms / f64::from(self.seen - 1);
+            let elapsed_s = elapsed_ms / 1000.0;
             Scored {
                 active: self.active,
                 raw,
@@ -204,6 +215,17 @@ impl AdaptiveState {
         };
         self.mean += long * clipped;
         self.var = (1.0 - long) * (self.var + long * clipped * clipped);
+        let distance = self.short - self.mean;
+        let distance = if self.seen > 3 {
+            distance.clamp(-CLIP * deviation_spread, CLIP * deviation_spread)
+        } else {
+            distance
+        };
+        self.deviation_var = if self.seen > 2 {
+            (1.0 - long) * (self.deviation_var + long * distance * distance)
+        } else {
+            distance * distance
+        };
         if let Some(raw) = judged.filter(|_| self.seen > 5) {
             self.scored = self.scored.saturating_add(1);
             let w = spec.baseline.weight(dt, self.scored);
