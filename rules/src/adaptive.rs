@@ -22,7 +22,7 @@
 //!    it clears once the raw score's own z is back under `clear_surprise`.
 //!
 //! # Invariants
-//! - Constant memory: [`AdaptiveState`] is 88 bytes whatever the horizons; nothing allocates.
+//! - Constant memory: [`AdaptiveState`] is 96 bytes whatever the horizons; nothing allocates.
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
@@ -120,6 +120,8 @@ pub struct AdaptiveState {
     scored: u32,
     /// When judgement may start (the first sample, or the last idle one, plus `settle`).
     judge_from_ms: i64,
+    /// When the condition last started to hold.
+    active_since_ms: i64,
     first_ms: i64,
     last_ms: i64,
     mean: f64,
@@ -182,11 +184,15 @@ impl AdaptiveState {
         let scored = judged.filter(|_| settled).map(|raw| {
             let score_spread = libm::sqrt(self.score_var).max(0.05);
             let z = (raw - self.score_mean) / score_spread;
-            self.active = if self.active {
+            let was_active = self.active;
+            self.active = if was_active {
                 z >= spec.clear_surprise
             } else {
                 raw >= spec.k && z >= spec.surprise
             };
+            if self.active && !was_active {
+                self.active_since_ms = time_ms;
+            }
             // Saturating: recorded data may put timestamps at both ends of the i64 range.
             let elapsed_ms = self.last_ms.saturating_sub(self.first_ms) as f64;
             let interval = elapsed_ms / f64::from(self.seen - 1);
@@ -206,7 +212,10 @@ impl AdaptiveState {
             self.active = false;
         }
 
-        // Learn, winsorised (see the module docs).
+        // Learn, winsorised, unless the condition holds and has not yet held for `settle`.
+        if self.active && time_ms.saturating_sub(self.active_since_ms) < spec.settle_ms {
+            return scored;
+        }
         let deviation = x - self.mean;
         let clipped = if self.seen > 3 {
             deviation.clamp(-CLIP * spread, CLIP * spread)

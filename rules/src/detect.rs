@@ -180,8 +180,8 @@ pub struct Sample<'a, const N: usize, I: SlotIndex> {
 
 /// The mutable state of one detector of one sensor.
 ///
-/// Laid out for size (136 bytes, one per condition of every sensor: 48 for the rolling
-/// detectors, 88 for the adaptive one): the frozen baseline is a
+/// Laid out for size (144 bytes, one per condition of every sensor: 48 for the rolling
+/// detectors, 96 for the adaptive one): the frozen baseline is a
 /// pair and a flag rather than an `Option<(f64, f64)>`, whose tag would take a word of its own,
 /// and `calm` never exceeds the window length (at most 4096), so it is a `u32` next to the flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

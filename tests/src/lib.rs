@@ -6,5 +6,6 @@ pub mod mosquitto;
 pub mod mqtt_fixture;
 pub mod mqtt_subscriber;
 pub mod paths;
+pub mod scenarios;
 pub mod skab;
 pub mod tcp_proxy;
