@@ -6,13 +6,16 @@
 #   - .tools/venv: a Python virtualenv with third-party peers the tests talk to
 #     (pymodbus: a Modbus master/server not written here).
 #   - mosquitto (Debian): the real MQTT broker the store-and-forward tests start on a free port.
+#   - prometheus (Debian): its `promtool check metrics` validates the agent's /metrics.
+#   - chromium, chromium-driver (Debian): the headless browser that drives the status page
+#     (agent/tests/status_page.rs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto)
+apt_packages=(mosquitto prometheus chromium chromium-driver)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

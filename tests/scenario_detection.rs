@@ -11,10 +11,14 @@ fn run(file: &str) -> anyhow::Result<Detection> {
 }
 
 #[test]
-fn imbalance_stuck_sensor_and_spikes_are_raised_within_two_minutes_and_nothing_before() -> anyhow::Result<()> {
+fn imbalance_stuck_sensor_and_spikes_are_raised_within_two_minutes_and_nothing_before(
+) -> anyhow::Result<()> {
     for file in ["imbalance.toml", "stuck_sensor.toml", "spikes.toml"] {
         let d = run(file)?;
-        assert_eq!(d.raised_before, 0, "{file}: false alarms before the fault: {d:?}");
+        assert_eq!(
+            d.raised_before, 0,
+            "{file}: false alarms before the fault: {d:?}"
+        );
         assert!(
             d.delay_s.is_some_and(|s| s <= 120.0),
             "{file}: not raised within two minutes: {d:?}"

@@ -81,7 +81,11 @@ fn measure(rules: &RuleSet, sensors: usize, kind: Option<SensorKind>) -> Figures
     let mut transitions = 0u64;
     for runner in &mut runners {
         for i in 0..560i64 {
-            let value = if i < 500 { 20.0 + ((i * 7919) % 11) as f64 * 0.01 } else { 50.0 };
+            let value = if i < 500 {
+                20.0 + ((i * 7919) % 11) as f64 * 0.01
+            } else {
+                50.0
+            };
             let _ = runner.process(i * 2000, value, &mut |_: Transition| transitions += 1);
         }
     }

@@ -2,6 +2,9 @@
 
 mod allocator;
 mod check;
+#[cfg(feature = "demo")]
+mod demo;
+mod notify;
 mod poll;
 mod replay;
 mod run;
@@ -21,6 +24,10 @@ pub struct Cli {
     /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log format on stderr: `human` (colours only on a terminal) or `json` (one object per
+    /// line, for journald and log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -36,6 +43,10 @@ enum Command {
     Poll(poll::PollArgs),
     /// Run the agent: sources, rules, spool and sink, until Ctrl-C or SIGTERM.
     Run(run::RunArgs),
+    /// The main job in one command: a simulated plant, an embedded MQTT broker and the agent
+    /// with the shipped rules and its status page; alerts are summarised in the terminal.
+    #[cfg(feature = "demo")]
+    Demo(demo::DemoArgs),
     /// Look into the store-and-forward spool.
     #[command(subcommand)]
     Spool(spool::SpoolCommand),
@@ -49,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args),
         Command::Poll(args) => poll::run(&args),
         Command::Run(args) => run::run(&args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(&args),
         Command::Spool(command) => spool::run(&command),
     }
 }
@@ -60,6 +73,22 @@ pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .worker_threads(2)
         .enable_all()
         .build()
+}
+
+/// A notification on every SIGHUP, which then never kills the process. Call it inside the
+/// runtime, first thing: until it is installed, SIGHUP's default action is to terminate.
+pub(crate) fn notify_on_hangup() -> std::io::Result<std::sync::Arc<tokio::sync::Notify>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hangup = signal(SignalKind::hangup())?;
+    let on_signal = std::sync::Arc::clone(&notify);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config and rules");
+            on_signal.notify_one();
+        }
+    });
+    Ok(notify)
 }
 
 /// A token that is cancelled on Ctrl-C or SIGTERM. Call it inside the runtime.
@@ -78,18 +107,44 @@ pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::Cancellati
     Ok(token)
 }
 
-pub fn init_tracing(verbose: u8) {
+impl Cli {
+    /// The demo keeps its terminal for its own summary: warnings only, unless -v.
+    pub fn quiet_logs(&self) -> bool {
+        #[cfg(feature = "demo")]
+        if matches!(self.command, Command::Demo(_)) {
+            return true;
+        }
+        false
+    }
+}
+
+/// See [`Cli::log_format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+pub fn init_tracing(verbose: u8, format: LogFormat, quiet: bool) {
     let default = match verbose {
+        // rumqttd logs an error for every client that leaves: noise in a demo.
+        0 if quiet => "warn,rumqttd=off",
         0 => "info",
         1 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only on a terminal: a file or journald would keep the escape codes.
+        LogFormat::Human => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 /// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and

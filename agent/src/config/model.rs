@@ -20,8 +20,10 @@ pub struct AgentConfig {
     pub devices: Vec<Device>,
     pub streams: Vec<Stream>,
     pub spool: SpoolConfig,
-    /// The `[mqtt]` section (validated as an `MqttConfig`); without it, events go to stdout.
-    pub mqtt: Option<toml::Table>,
+    /// The local listener of metrics, health and the status page.
+    pub http: crate::http::HttpConfig,
+    /// The `[mqtt]` section, validated; without it, events go to stdout.
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 /// One Modbus device: one unit id behind one transport.

@@ -2,10 +2,12 @@
 //! make features and alert transitions, the spool stores them, the sinks send them.
 //!
 //! These types are what the spool persists with postcard (which is not self-describing, so
-//! the enums here are plain externally tagged ones and every field is always present). What
+//! the enums here are plain externally tagged ones and every field is always present), behind
+//! a version byte ([`payload`]: change a type here, and you add a payload version). What
 //! leaves the agent is the JSON wire shape of [`wire`], which adds the envelope: the schema
 //! version `v`, the `gateway` id and the spool's `seq`.
 
+pub mod payload;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};
@@ -141,6 +143,20 @@ pub enum HealthState {
 }
 
 impl Event {
+    /// A good-quality reading of `sensor` at `ts_ms`, without a unit.
+    pub fn good_reading(sensor: impl Into<String>, ts_ms: i64, value: f64) -> Self {
+        let reading = Reading {
+            sensor: sensor.into(),
+            value,
+            unit: None,
+            quality: Quality::Good,
+        };
+        Self {
+            ts_ms,
+            body: EventBody::Reading(reading),
+        }
+    }
+
     /// A health event of `component` at `ts_ms`.
     pub fn health(
         ts_ms: i64,
