@@ -332,21 +332,17 @@ fn adaptive(c: &ConditionDef, checks: &mut Checks<'_, '_>) -> DetectorSpec {
         "baseline",
         checks,
     );
-    if let (Horizon::Millis(w), Horizon::Millis(b)) = (window, baseline_h) {
-        if w >= b {
-            checks.error(
-                span(&c.window),
-                "window must be shorter than baseline: the short term is judged against the long run",
-            );
-        }
-    }
-    if let (Horizon::Samples(w), Horizon::Samples(b)) = (window, baseline_h) {
-        if w >= b {
-            checks.error(
-                span(&c.window),
-                "window must be shorter than baseline: the short term is judged against the long run",
-            );
-        }
+    // Horizons of different units cannot be compared before the sample rate is known.
+    let shorter = match (window, baseline_h) {
+        (Horizon::Millis(w), Horizon::Millis(b)) => w < b,
+        (Horizon::Samples(w), Horizon::Samples(b)) => w < b,
+        _ => true,
+    };
+    if !shorter {
+        checks.error(
+            span(&c.window),
+            "window must be shorter than baseline: the short term is judged against the long run",
+        );
     }
     let k = checks.non_negative(&c.k, d::K, "k");
     let surprise = checks.non_negative(&c.surprise, d::SURPRISE, "surprise");
