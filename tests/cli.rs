@@ -81,11 +81,12 @@ sensor = "missing"
 const STEP: &str = "timestamp,value\n";
 
 fn step_csv() -> String {
-    // One sample a second: 5 minutes of a steady, slightly noisy level, a jump, and back.
+    // One sample a second: 10 minutes of a steady, slightly noisy level (past the default
+    // rules' settling time), a jump for 200 s, and back.
     let mut csv = STEP.to_string();
-    for s in 0..900u32 {
+    for s in 0..1200u32 {
         let wobble = f64::from((s * 7919) % 11) * 0.01;
-        let level = if (400..600).contains(&s) { 30.0 } else { 20.0 };
+        let level = if (600..800).contains(&s) { 30.0 } else { 20.0 };
         csv.push_str(&format!("{},{}\n", 1_700_000_000 + s, level + wobble));
     }
     csv
@@ -106,9 +107,23 @@ fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
     assert_eq!(first["kind"], "alert");
     assert_eq!(first["state"], "raised");
     assert_eq!(first["sensor"], "pump.temp");
-    assert_eq!(first["rule"], "sudden-shift");
+    assert_eq!(first["rule"], "unusual-behaviour");
+    assert_eq!(first["detector"], "adaptive");
     let row = first["row"].as_u64().expect("row");
-    assert!((400..410).contains(&row), "raised at row {row}");
+    // The default rule wants a minute of standing out.
+    assert!((660..680).contains(&row), "raised at row {row}");
+    let score = first["score"].as_f64().expect("a score");
+    assert!((0.0..=1.0).contains(&score) && score > 0.9, "score {score}");
+    let evidence = &first["evidence"];
+    let level = evidence["level"].as_f64().expect("a level");
+    assert!(
+        (19.9..20.2).contains(&level),
+        "the normal was 20, not {level}"
+    );
+    assert!(evidence["spread"]
+        .as_f64()
+        .is_some_and(|s| s > 0.0 && s < 1.0));
+    assert!(evidence["horizon_s"].as_f64().is_some_and(|h| h > 600.0));
     assert!(first["rule_hash"].as_str().is_some_and(|h| h.len() == 16));
     for (i, event) in events.iter().enumerate() {
         assert_eq!(event["seq"], i as u64, "seq grows by one");
@@ -116,7 +131,7 @@ fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
     }
     assert_eq!(events.last().expect("events")["state"], "cleared");
     assert!(
-        text(&out.stderr).contains("900 rows"),
+        text(&out.stderr).contains("1200 rows"),
         "{}",
         text(&out.stderr)
     );
@@ -185,10 +200,10 @@ fn replay_of_garbage_or_empty_input_fails_cleanly_or_counts_it() {
         .collect();
     std::fs::write(&garbage, bytes).expect("write");
     let out = edge_agent(&["replay", "--input", &garbage.display().to_string()]);
-    assert!(
-        matches!(out.status.code(), Some(0 | 2)),
-        "crashed: {:?} {}",
-        out.status,
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "garbage gives no samples: {}",
         text(&out.stderr)
     );
     assert!(!text(&out.stderr).contains("panicked"));
@@ -197,6 +212,108 @@ fn replay_of_garbage_or_empty_input_fails_cleanly_or_counts_it() {
     let out = edge_agent(&["replay", "--input", &missing_column, "--sensor", "a,b"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`b`"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn replay_of_input_without_samples_fails_and_says_what_it_expected() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cases: [(&str, Vec<u8>, &str); 4] = [
+        (
+            "data.csv.gz",
+            vec![
+                0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x2b, 0x49, 0x2d, 0x2e, 0x01, 0,
+            ],
+            "gzip",
+        ),
+        (
+            "data.jsonl",
+            b"{\"ts\": 1700000000, \"value\": 1.5}\n{\"ts\": 1700000001, \"value\": 1.6}\n"
+                .to_vec(),
+            "JSON",
+        ),
+        (
+            "commas.csv",
+            b"datetime;value\n2024-01-01 00:00:00;3,14\n2024-01-01 00:00:01;3,15\n".to_vec(),
+            "decimal commas",
+        ),
+        (
+            "data.bin",
+            (0..4096u32).map(|i| (i % 7) as u8).collect(),
+            "binary",
+        ),
+    ];
+    for (name, bytes, said) in cases {
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        let out = edge_agent(&["replay", "--input", &path.display().to_string()]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains("no samples"), "{name}: {stderr}");
+        assert!(stderr.contains("expected a CSV"), "{name}: {stderr}");
+        assert!(
+            stderr.contains(said),
+            "{name} should be called {said}: {stderr}"
+        );
+        assert!(out.stdout.is_empty(), "{name}");
+    }
+}
+
+#[test]
+fn replay_leaves_out_excluded_columns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let wide = write(
+        &dir,
+        "labelled.csv",
+        "datetime;x;y;anomaly;changepoint\n2024-01-01 00:00:00;1;2;0;0\n2024-01-01 00:00:01;1;3;1;1\n",
+    );
+    let out = edge_agent(&[
+        "replay",
+        "--input",
+        &wide,
+        "--exclude",
+        "anomaly,changepoint",
+    ]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("4 samples of 2 sensors"), "{stderr}");
+
+    let out = edge_agent(&["replay", "--input", &wide, "--exclude", "label"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("`label`"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn replay_explain_says_why_each_alert_fired() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "step.csv", &step_csv());
+    let out = edge_agent(&["replay", "--input", &path, "--explain"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    let json: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with('{'))
+        .collect();
+    let why: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("why: "))
+        .collect();
+    assert!(!json.is_empty());
+    assert_eq!(json.len(), why.len(), "one explanation per alert: {stdout}");
+    assert!(
+        why[0].contains("`unusual-behaviour` raised at row")
+            && (why[0].contains("score 0.9") || why[0].contains("score 1.0"))
+            && why[0].contains("against a normal of 20.0")
+            && why[0].contains("over the last"),
+        "{}",
+        why[0]
+    );
 }
 
 fn agent_config(rules: &str, extra: &str) -> String {

@@ -2,8 +2,8 @@
 //! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values.
 
 use edge_agent::event::{
-    payload, wire, Alert, AlertState, Event, EventBody, FeatureSet, Health, HealthState, Quality,
-    Reading, Severity,
+    payload, wire, Alert, AlertState, Event, EventBody, Evidence, FeatureSet, Health, HealthState,
+    Quality, Reading, Severity,
 };
 use serde_json::Value;
 
@@ -46,6 +46,30 @@ fn examples() -> Vec<Event> {
                 feature_value: 4.0,
                 score: f64::NAN,
                 row: Some(7),
+                statistic: f64::NAN,
+                evidence: None,
+            }),
+        },
+        Event {
+            ts_ms,
+            body: EventBody::Alert(Alert {
+                sensor: "s".into(),
+                state: AlertState::Raised,
+                rule: "unusual-behaviour".into(),
+                rule_hash: "0123456789abcdef".into(),
+                severity: Severity::Warning,
+                detector: "adaptive".into(),
+                value: 31.5,
+                feature: "value".into(),
+                feature_value: 31.5,
+                score: 0.99997,
+                row: None,
+                statistic: 12.5,
+                evidence: Some(Evidence {
+                    level: 24.0,
+                    spread: 0.4,
+                    horizon_s: 21_600.0,
+                }),
             }),
         },
         Event {
@@ -110,7 +134,33 @@ fn a_score_that_does_not_exist_is_written_as_null() {
     let alert = &examples()[2];
     let json: Value = serde_json::from_str(&wire::to_json("gw", 0, alert)).expect("wire JSON");
     assert_eq!(json["score"], Value::Null);
+    assert_eq!(json["statistic"], Value::Null);
+    assert_eq!(json["evidence"], Value::Null);
     assert_eq!(json["row"], 7);
+}
+
+#[test]
+fn an_adaptive_alert_carries_its_score_and_evidence() {
+    let alert = &examples()[3];
+    let json: Value = serde_json::from_str(&wire::to_json("gw", 0, alert)).expect("wire JSON");
+    assert_eq!(json["score"], 0.99997);
+    assert_eq!(json["evidence"]["level"], 24.0);
+    assert_eq!(json["evidence"]["spread"], 0.4);
+    assert_eq!(json["evidence"]["horizon_s"], 21_600.0);
+    let schema = schema();
+    let branch = schema["oneOf"]
+        .as_array()
+        .expect("oneOf")
+        .iter()
+        .find(|b| b["properties"]["kind"]["const"] == "alert")
+        .expect("an alert branch");
+    let evidence = &branch["properties"]["evidence"];
+    for key in json["evidence"].as_object().expect("an object").keys() {
+        assert!(
+            evidence["properties"].get(key).is_some(),
+            "evidence.{key} is not in the schema"
+        );
+    }
 }
 
 #[test]

@@ -11,6 +11,7 @@
 //!   it is repaired). Once the condition has stopped holding for a whole window of samples,
 //!   the window again holds only post-anomaly data and the live baseline takes over.
 
+use crate::adaptive::{normal_cdf, AdaptiveSpec, AdaptiveState, Evidence};
 use crate::features::{self, Ewma, Feature};
 use crate::window::{Moments, SlotIndex, Window};
 
@@ -29,6 +30,7 @@ pub enum DetectorKind {
     Iso10816,
     Cusum,
     Flatline,
+    Adaptive,
 }
 
 impl DetectorKind {
@@ -41,6 +43,7 @@ impl DetectorKind {
             DetectorKind::Iso10816 => "iso10816",
             DetectorKind::Cusum => "cusum",
             DetectorKind::Flatline => "flatline",
+            DetectorKind::Adaptive => "adaptive",
         }
     }
 }
@@ -124,6 +127,12 @@ pub enum DetectorSpec {
         h: f64,
         clear_h: f64,
     },
+    /// `feature`'s short-term behaviour against its long-run normal, scored against its own
+    /// history of scores: see [`crate::adaptive`].
+    Adaptive {
+        feature: Feature,
+        spec: AdaptiveSpec,
+    },
 }
 
 impl DetectorSpec {
@@ -133,6 +142,7 @@ impl DetectorSpec {
             DetectorSpec::ZScore { .. } => DetectorKind::ZScore,
             DetectorSpec::EwmaChart { .. } => DetectorKind::EwmaChart,
             DetectorSpec::Cusum { .. } => DetectorKind::Cusum,
+            DetectorSpec::Adaptive { .. } => DetectorKind::Adaptive,
         }
     }
 }
@@ -144,14 +154,22 @@ pub struct Judgement {
     pub feature: Feature,
     /// The feature's value on this sample.
     pub value: f64,
-    /// The detector's own statistic (z, EWMA deviation in sigmas, CUSUM sum); for level
-    /// detectors the feature value again.
+    /// The detector's own statistic (z, EWMA deviation in sigmas, CUSUM sum, the adaptive
+    /// raw score); for level detectors the feature value again.
+    pub statistic: f64,
+    /// How unusual, 0–1: the adaptive detector's likelihood, `Φ` of a z-score or an EWMA
+    /// deviation, a CUSUM sum over `h` (at most 1); 1 or 0 for a level detector, which knows
+    /// only whether it holds.
     pub score: f64,
+    /// The normal the sample was judged against (adaptive detector only).
+    pub evidence: Option<Evidence>,
 }
 
 /// Everything a detector may look at for one sample.
 #[derive(Debug)]
 pub struct Sample<'a, const N: usize, I: SlotIndex> {
+    /// The engine's clock (the largest timestamp so far).
+    pub time_ms: i64,
     pub value: f64,
     /// The window's statistics before this sample entered it.
     pub before: Option<Moments>,
@@ -162,7 +180,8 @@ pub struct Sample<'a, const N: usize, I: SlotIndex> {
 
 /// The mutable state of one detector of one sensor.
 ///
-/// Laid out for size (48 bytes, one per condition of every sensor): the frozen baseline is a
+/// Laid out for size (144 bytes, one per condition of every sensor: 48 for the rolling
+/// detectors, 96 for the adaptive one): the frozen baseline is a
 /// pair and a flag rather than an `Option<(f64, f64)>`, whose tag would take a word of its own,
 /// and `calm` never exceeds the window length (at most 4096), so it is a `u32` next to the flags.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -183,6 +202,8 @@ pub struct DetectorState {
     acc_b: f64,
     /// Samples since the baseline froze.
     frozen_for: usize,
+    /// The adaptive detector's state (at rest for every other detector).
+    adaptive: AdaptiveState,
 }
 
 impl DetectorState {
@@ -210,7 +231,9 @@ impl DetectorState {
                     active: self.active,
                     feature,
                     value,
-                    score: value,
+                    statistic: value,
+                    score: if self.active { 1.0 } else { 0.0 },
+                    evidence: None,
                 })
             }
             DetectorSpec::ZScore {
@@ -226,7 +249,9 @@ impl DetectorState {
                     active: self.active,
                     feature: Feature::Value,
                     value: sample.value,
-                    score: z,
+                    statistic: z,
+                    score: normal_cdf(z),
+                    evidence: None,
                 })
             }
             DetectorSpec::EwmaChart {
@@ -253,7 +278,9 @@ impl DetectorState {
                     active: self.active,
                     feature: Feature::Ewma,
                     value: self.acc_a,
-                    score: deviation,
+                    statistic: deviation,
+                    score: normal_cdf(deviation),
+                    evidence: None,
                 })
             }
             DetectorSpec::Cusum {
@@ -287,7 +314,22 @@ impl DetectorState {
                     active: self.active,
                     feature: Feature::Value,
                     value: sample.value,
-                    score: sum,
+                    statistic: sum,
+                    score: (sum / h).min(1.0),
+                    evidence: None,
+                })
+            }
+            DetectorSpec::Adaptive { feature, spec } => {
+                let value = features::read(feature, sample.window, sample.ewma, sample.value)?;
+                let scored = self.adaptive.judge(&spec, sample.time_ms, value)?;
+                self.active = scored.active;
+                Some(Judgement {
+                    active: scored.active,
+                    feature,
+                    value,
+                    statistic: scored.raw,
+                    score: scored.likelihood,
+                    evidence: Some(scored.evidence),
                 })
             }
         }

@@ -67,7 +67,12 @@ pub struct Transition {
     pub detector: DetectorKind,
     pub feature: Feature,
     pub feature_value: f64,
+    /// How unusual, 0–1 (see [`crate::detect::Judgement::score`]); NaN without a judgement.
     pub score: f64,
+    /// The deciding detector's own statistic (z, CUSUM sum, adaptive raw score, …).
+    pub statistic: f64,
+    /// The normal the sample was judged against, for detectors that keep one.
+    pub evidence: Option<crate::adaptive::Evidence>,
 }
 
 /// Why a sample was not taken.
@@ -194,6 +199,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
         self.window.push(time_ms, value);
         self.ewma.update(value);
         let sample = Sample {
+            time_ms: now,
             value,
             before,
             window: &self.window,
@@ -234,9 +240,19 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                         .enumerate()
                         .find_map(|(i, j)| j.map(|j| (i, j)))
                 });
-            let (detector, feature, feature_value, score) = match decisive {
-                Some((i, j)) => (rule.conditions[i].kind(), j.feature, j.value, j.score),
-                None => (rule.conditions[0].kind(), Feature::Value, value, f64::NAN),
+            let (detector, judgement) = match decisive {
+                Some((i, j)) => (rule.conditions[i].kind(), j),
+                None => (
+                    rule.conditions[0].kind(),
+                    Judgement {
+                        active: false,
+                        feature: Feature::Value,
+                        value,
+                        statistic: f64::NAN,
+                        score: f64::NAN,
+                        evidence: None,
+                    },
+                ),
             };
             emit(Transition {
                 rule: index,
@@ -245,9 +261,11 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                 severity: rule.severity,
                 value,
                 detector,
-                feature,
-                feature_value,
-                score,
+                feature: judgement.feature,
+                feature_value: judgement.value,
+                score: judgement.score,
+                statistic: judgement.statistic,
+                evidence: judgement.evidence,
             });
         }
         Ok(())

@@ -1,11 +1,12 @@
 //! Rule language and streaming detection engine of the edge agent.
 //!
-//! The engine core (`window`, `features`, `detect`, `alert`, `states`, `engine`) is `no_std` and does
+//! The engine core (`window`, `features`, `detect`, `adaptive`, `alert`, `states`, `engine`) is `no_std` and does
 //! not allocate: it can run on a sensor's own microcontroller. The `std` feature (on by
 //! default) adds the rule language: TOML rule files parsed, validated with `file:line:col`
 //! errors, and compiled into engine specs.
 #![cfg_attr(not(feature = "std"), no_std)]
 
+pub mod adaptive;
 pub mod alert;
 pub mod detect;
 pub mod engine;
@@ -16,6 +17,7 @@ pub mod lang;
 pub mod states;
 pub mod window;
 
+pub use adaptive::{AdaptiveSpec, Evidence, Horizon};
 pub use alert::{AlertState, Severity, Timing};
 pub use detect::{DetectorKind, DetectorSpec};
 pub use engine::{Combine, RuleSpec, SensorEngine, SensorSpec, Transition};

@@ -13,6 +13,7 @@ pub mod mqtt_subscriber;
 pub mod nisshi;
 pub mod paths;
 pub mod postgres;
+pub mod scenarios;
 pub mod service;
 pub mod skab;
 pub mod tcp_proxy;

@@ -78,8 +78,10 @@ pub fn alert_payload(i: u64) -> Vec<u8> {
             value: 9.5,
             feature: "rms".to_owned(),
             feature_value: 7.25,
-            score: 31.0,
+            score: 1.0,
             row: None,
+            statistic: 31.0,
+            evidence: None,
         }),
     };
     edge_agent::event::payload::encode(&event)

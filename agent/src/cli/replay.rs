@@ -21,6 +21,13 @@ pub struct ReplayArgs {
     /// Sensor columns to replay (repeat, or separate with commas); without it, every column.
     #[arg(long, value_delimiter = ',')]
     sensor: Vec<String>,
+    /// Columns never to replay, such as label columns (repeat, or separate with commas).
+    #[arg(long, value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// After each alert's JSON line, a line of text that says why it fired: its score, the
+    /// feature, and the normal it was judged against (level, spread, horizon).
+    #[arg(long)]
+    explain: bool,
     /// The gateway id written into each event.
     #[arg(long, default_value = "replay")]
     gateway: String,
@@ -51,7 +58,12 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
     let input = BufReader::new(progress.wrap_read(file));
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let summary = replay::replay(input, &args.sensor, &rules, &args.gateway, &mut out)
+    let options = replay::ReplayOptions {
+        sensors: args.sensor.clone(),
+        exclude: args.exclude.clone(),
+        explain: args.explain,
+    };
+    let summary = replay::replay(input, &options, &rules, &args.gateway, &mut out)
         .with_context(|| format!("replay of {}", args.input.display()))?;
     progress.finish_and_clear();
     eprintln!("{summary}");

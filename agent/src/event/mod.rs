@@ -82,13 +82,31 @@ pub struct Alert {
     pub detector: String,
     /// The sample that caused the transition.
     pub value: f64,
-    /// The feature the detector looked at, its value and the detector's own score
-    /// (z-score, CUSUM sum, …; NaN where there is none).
+    /// The feature the detector looked at, and its value.
     pub feature: String,
     pub feature_value: f64,
+    /// How unusual, 0–1: the adaptive detector's anomaly likelihood, `Φ(z)` of a z-score or
+    /// EWMA deviation, a CUSUM sum over its `h`, 1 for a level detector that holds (NaN where
+    /// there is none).
     pub score: f64,
     /// For replays: the 0-based index of the data row that caused the transition.
     pub row: Option<u64>,
+    /// The deciding detector's own statistic: z-score, EWMA deviation in sigmas, CUSUM sum,
+    /// the adaptive raw score; the feature value for level detectors (NaN where there is none).
+    pub statistic: f64,
+    /// The normal the sample was judged against, for detectors that keep one (adaptive).
+    pub evidence: Option<Evidence>,
+}
+
+/// Why an alert fired: the long-run normal of its feature.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The feature's long-run mean.
+    pub level: f64,
+    /// The feature's long-run standard deviation.
+    pub spread: f64,
+    /// The span of history that normal describes, in seconds.
+    pub horizon_s: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -185,6 +203,12 @@ impl Alert {
             feature_value: transition.feature_value,
             score: transition.score,
             row,
+            statistic: transition.statistic,
+            evidence: transition.evidence.map(|e| Evidence {
+                level: e.level,
+                spread: e.spread,
+                horizon_s: e.horizon_s,
+            }),
         }
     }
 }

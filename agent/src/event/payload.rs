@@ -4,7 +4,8 @@
 //!
 //! | version | shape                                    | written by            |
 //! |---------|------------------------------------------|-----------------------|
-//! | 1       | [`Event`] as in `event/mod.rs` today     | this code             |
+//! | 1       | `Alert` without `statistic` and `evidence`, its `score` the detector's statistic (`payload/v1.rs`) | agents before issue 9 |
+//! | 2       | [`Event`] as in `event/mod.rs` today     | this code             |
 //!
 //! Records of spool layout 1 predate this byte; the spool hands their payloads out with
 //! version 1 in front (`spool::LEGACY_PAYLOAD_VERSION`), which is the shape they have.
@@ -23,10 +24,12 @@
 //! [`PayloadError::UnknownVersion`] (an agent downgraded over a newer backlog): the sinks
 //! say so loudly and never guess.
 
+mod v1;
+
 use super::Event;
 
 /// The version this code writes.
-pub const PAYLOAD_VERSION: u8 = 1;
+pub const PAYLOAD_VERSION: u8 = 2;
 
 /// Why a payload does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,6 +54,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, PayloadError> {
     let (&version, bytes) = payload.split_first().ok_or(PayloadError::Empty)?;
     match version {
         PAYLOAD_VERSION => body::<Event>(version, bytes),
+        1 => body::<v1::Event>(1, bytes).map(Event::from),
         _ => Err(PayloadError::UnknownVersion { version }),
     }
 }
@@ -100,8 +104,69 @@ mod tests {
         payload.push(0);
         assert!(matches!(
             decode(&payload),
-            Err(PayloadError::Garbled { version: 1, .. })
+            Err(PayloadError::Garbled {
+                version: PAYLOAD_VERSION,
+                ..
+            })
         ));
+    }
+
+    #[test]
+    fn a_version_1_alert_decodes_with_its_statistic_and_an_unknown_score() {
+        // Version 1's Alert, field for field (as agents before issue 9 wrote it).
+        #[derive(serde::Serialize)]
+        struct AlertV1<'a> {
+            sensor: &'a str,
+            state: crate::event::AlertState,
+            rule: &'a str,
+            rule_hash: &'a str,
+            severity: crate::event::Severity,
+            detector: &'a str,
+            value: f64,
+            feature: &'a str,
+            feature_value: f64,
+            score: f64,
+            row: Option<u64>,
+        }
+        #[derive(serde::Serialize)]
+        enum BodyV1<'a> {
+            #[allow(dead_code)]
+            Reading(()),
+            #[allow(dead_code)]
+            Features(()),
+            Alert(AlertV1<'a>),
+        }
+        #[derive(serde::Serialize)]
+        struct EventV1<'a> {
+            ts_ms: i64,
+            body: BodyV1<'a>,
+        }
+        let old = EventV1 {
+            ts_ms: 7,
+            body: BodyV1::Alert(AlertV1 {
+                sensor: "s",
+                state: crate::event::AlertState::Raised,
+                rule: "r",
+                rule_hash: "0123456789abcdef",
+                severity: crate::event::Severity::Warning,
+                detector: "cusum",
+                value: 1.0,
+                feature: "value",
+                feature_value: 1.0,
+                score: 61.5,
+                row: None,
+            }),
+        };
+        let mut payload = vec![1];
+        payload.extend(postcard::to_stdvec(&old).expect("encode"));
+        let event = decode(&payload).expect("version 1 decodes");
+        let crate::event::EventBody::Alert(alert) = event.body else {
+            panic!("an alert: {event:?}");
+        };
+        assert_eq!(alert.statistic, 61.5);
+        assert!(alert.score.is_nan());
+        assert_eq!(alert.evidence, None);
+        assert_eq!(event.ts_ms, 7);
     }
 
     proptest! {

@@ -317,6 +317,8 @@ mod tests {
                 feature_value: 5.0,
                 score: f64::NAN,
                 row: None,
+                statistic: 5.0,
+                evidence: None,
             }),
         }
     }

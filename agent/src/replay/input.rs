@@ -48,6 +48,8 @@ pub enum InputError {
     TooFewColumns(usize),
     #[error("--sensor names column `{0}`, which the header does not have (columns: {1})")]
     UnknownColumn(String, String),
+    #[error("--exclude names column `{0}`, which the header does not have (columns: {1})")]
+    UnknownExcluded(String, String),
     #[error("cannot read the input: {0}")]
     Csv(#[from] csv::Error),
 }
@@ -72,6 +74,8 @@ pub struct CsvSamples<R: Read> {
     /// Long form: sensor names as they appear, indexed by `Sample::sensor`.
     long_names: Vec<String>,
     next_row: u64,
+    /// Long form: sensors never replayed.
+    excluded: Vec<String>,
 }
 
 impl<R: Read> std::fmt::Debug for CsvSamples<R> {
@@ -84,8 +88,9 @@ impl<R: Read> std::fmt::Debug for CsvSamples<R> {
 }
 
 impl<R: Read> CsvSamples<R> {
-    /// Reads the header of `input`; `selected` are `--sensor` names (empty: every column).
-    pub fn new(mut input: R, selected: &[String]) -> Result<Self, InputError> {
+    /// Reads the header of `input`; `selected` are `--sensor` names (empty: every column),
+    /// `excluded` are `--exclude` names (columns, or sensors of a long file, never replayed).
+    pub fn new(mut input: R, selected: &[String], excluded: &[String]) -> Result<Self, InputError> {
         let mut head = Vec::new();
         // The header decides the delimiter; read it byte by byte so nothing is consumed past it.
         let mut byte = [0u8; 1];
@@ -120,8 +125,9 @@ impl<R: Read> CsvSamples<R> {
             .trim(csv::Trim::All)
             .from_reader(input)
             .into_byte_records();
-        let (shape, sensors) = shape_of(&header, selected)?;
+        let (shape, sensors) = shape_of(&header, selected, excluded)?;
         Ok(Self {
+            excluded: excluded.to_vec(),
             records,
             shape,
             sensors,
@@ -182,7 +188,10 @@ impl<R: Read> CsvSamples<R> {
                 let Some(value) = self.value_of(cell(2)) else {
                     return Vec::new();
                 };
-                if name.is_empty() || (!self.sensors.is_empty() && !self.sensors.contains(&name)) {
+                if name.is_empty()
+                    || (!self.sensors.is_empty() && !self.sensors.contains(&name))
+                    || self.excluded.contains(&name)
+                {
                     return Vec::new();
                 }
                 let sensor = match self.long_names.iter().position(|n| *n == name) {
@@ -251,10 +260,20 @@ impl<R: Read> Iterator for CsvSamples<R> {
     }
 }
 
-fn shape_of(header: &[String], selected: &[String]) -> Result<(Shape, Vec<String>), InputError> {
+fn shape_of(
+    header: &[String],
+    selected: &[String],
+    excluded: &[String],
+) -> Result<(Shape, Vec<String>), InputError> {
     let lower: Vec<String> = header.iter().map(|h| h.to_ascii_lowercase()).collect();
     if header.len() == 3 && lower[1] == "sensor" {
         return Ok((Shape::Long, selected.to_vec()));
+    }
+    if let Some(unknown) = excluded.iter().find(|name| !header.contains(name)) {
+        return Err(InputError::UnknownExcluded(
+            unknown.clone(),
+            header.join(", "),
+        ));
     }
     let ts = ["timestamp", "datetime", "time"]
         .iter()
@@ -273,6 +292,9 @@ fn shape_of(header: &[String], selected: &[String]) -> Result<(Shape, Vec<String
     }
     let picked: Vec<usize> = if selected.is_empty() {
         value_columns
+            .into_iter()
+            .filter(|&i| !excluded.contains(&header[i]))
+            .collect()
     } else {
         let mut seen = HashSet::new();
         selected
@@ -284,7 +306,10 @@ fn shape_of(header: &[String], selected: &[String]) -> Result<(Shape, Vec<String
                     .position(|h| h == name)
                     .ok_or_else(|| InputError::UnknownColumn(name.clone(), header.join(", ")))
             })
-            .collect::<Result<_, _>>()?
+            .collect::<Result<Vec<usize>, _>>()?
+            .into_iter()
+            .filter(|&i| !excluded.contains(&header[i]))
+            .collect()
     };
     let sensors = picked.iter().map(|&i| header[i].clone()).collect();
     let columns = picked

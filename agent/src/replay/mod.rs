@@ -1,7 +1,13 @@
 //! `edge-agent replay`: recorded data through the engine exactly as the live agent runs it,
 //! each alert transition printed as one wire-shape JSON line.
+//!
+//! A replay that reads no sample at all is an error, never an empty success: the input was not
+//! what replay reads (a binary or gzipped file, JSON lines, decimal commas), and the error says
+//! what was expected and what the input looked like ([`sniff`]).
 
+mod explain;
 mod input;
+mod sniff;
 pub mod timestamp;
 
 use std::collections::HashMap;
@@ -10,6 +16,7 @@ use std::io::{Read, Write};
 use edge_rules::lang::{RuleSet, SensorPlan, SensorRunner};
 use thiserror::Error;
 
+pub use explain::explain;
 pub use input::{CsvSamples, InputCounters, InputError};
 
 use crate::event::{wire, Alert, AlertState, Event, EventBody};
@@ -58,6 +65,8 @@ pub enum ReplayError {
     Input(#[from] InputError),
     #[error("sensor `{sensor}`: {reason}")]
     Plan { sensor: String, reason: String },
+    #[error("no samples in the input ({counters}): expected a CSV file with a header and rows of a timestamp and numbers (`timestamp,value`, `timestamp,sensor,value`, or one column per sensor){hint}")]
+    NoSamples { counters: String, hint: String },
     #[error("cannot write the output: {0}")]
     Output(#[from] std::io::Error),
 }
@@ -67,16 +76,41 @@ struct SensorRun {
     runner: SensorRunner,
 }
 
+/// What to replay, and how to print it.
+#[derive(Debug, Clone, Default)]
+pub struct ReplayOptions {
+    /// `--sensor`: the columns (or sensors of a long file) to replay; empty: all.
+    pub sensors: Vec<String>,
+    /// `--exclude`: columns never replayed (labels, such as SKAB's `anomaly`).
+    pub exclude: Vec<String>,
+    /// `--explain`: after each alert's JSON line, a line of text that says why it fired.
+    pub explain: bool,
+}
+
 /// Replays `input` (see [`input`] for the shapes) through `rules`, writing one JSON line per
-/// alert transition to `out`; `on_row` is told the bytes consumed so far for a progress bar.
+/// alert transition to `out`.
 pub fn replay<R: Read>(
     input: R,
-    selected: &[String],
+    options: &ReplayOptions,
     rules: &RuleSet,
     gateway: &str,
     out: &mut impl Write,
 ) -> Result<ReplaySummary, ReplayError> {
-    let mut samples = CsvSamples::new(input, selected)?;
+    let (head, input) = sniff::peek(input)?;
+    let mut samples = match CsvSamples::new(input, &options.sensors, &options.exclude) {
+        Ok(samples) => samples,
+        // A header that is not one may be a file of another kind: say which, if it shows.
+        Err(e @ (InputError::Empty | InputError::TooFewColumns(_))) => {
+            return Err(match sniff::diagnose(&head, &InputCounters::default()) {
+                Some(hint) => ReplayError::NoSamples {
+                    counters: e.to_string(),
+                    hint: format!("; {hint}"),
+                },
+                None => e.into(),
+            })
+        }
+        Err(e) => return Err(e.into()),
+    };
     let mut runs: HashMap<usize, SensorRun> = HashMap::new();
     let mut summary = ReplaySummary::default();
     let mut seq = 0u64;
@@ -113,10 +147,27 @@ pub fn replay<R: Read>(
                 body: EventBody::Alert(alert),
             };
             writeln!(out, "{}", wire::to_json(gateway, seq, &event))?;
+            if let (true, EventBody::Alert(alert)) = (options.explain, &event.body) {
+                writeln!(out, "{}", explain(alert, event.ts_ms))?;
+            }
             seq += 1;
         }
     }
     summary.input = samples.counters();
+    if summary.samples == 0 {
+        return Err(ReplayError::NoSamples {
+            counters: format!(
+                "{} rows: {} bad timestamps, {} bad values, {} empty cells",
+                summary.input.rows,
+                summary.input.bad_timestamps,
+                summary.input.bad_values,
+                summary.input.empty_cells
+            ),
+            hint: sniff::diagnose(&head, &summary.input)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default(),
+        });
+    }
     summary.sensors = runs.len();
     for run in runs.values() {
         let c = run.runner.counters();

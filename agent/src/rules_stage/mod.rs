@@ -170,12 +170,13 @@ mod tests {
     }
 
     /// A flat signal with a little noise, then a large step: the default rules raise on it.
+    /// One sample every 2 s, so that the step comes after the default rules' settling time.
     fn step_signal(stage: &mut RulesStage) -> Vec<Event> {
         let mut out = Vec::new();
         for i in 0..400i64 {
             let noise = [0.0, 0.1, -0.1, 0.05, -0.05][(i % 5) as usize];
             let value = if i < 300 { 20.0 + noise } else { 80.0 + noise };
-            stage.process(reading("pump.temp", i * 1000, value), &mut out);
+            stage.process(reading("pump.temp", i * 2000, value), &mut out);
         }
         out
     }

@@ -7,8 +7,10 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::diagnostic::Reporter;
+use super::duration::parse_ms;
 use super::model::MAX_WINDOW;
-use super::schema::ConditionDef;
+use super::schema::{ConditionDef, HorizonDef};
+use crate::adaptive::{AdaptiveSpec, Horizon};
 use crate::detect::{BaselineSpec, DetectorKind, DetectorSpec, Direction, Level};
 use crate::features::Feature;
 use crate::iso10816::{self, Foundation, MachineGroup, Zone};
@@ -31,6 +33,19 @@ fn keys_of(kind: DetectorKind) -> Vec<&'static str> {
         DetectorKind::RateOfRise => &["per_minute", "clear_per_minute"],
         DetectorKind::Iso10816 => &["feature", "group", "foundation", "zone", "clear_margin"],
         DetectorKind::Flatline => &["epsilon"],
+        DetectorKind::Adaptive => &[
+            "feature",
+            "window",
+            "baseline",
+            "k",
+            "surprise",
+            "clear_surprise",
+            "settle",
+            "direction",
+            "min_std",
+            "min_rel_std",
+            "idle_below",
+        ],
     };
     let baseline = matches!(
         kind,
@@ -51,6 +66,7 @@ fn detector_kind(name: &str) -> Option<DetectorKind> {
         DetectorKind::RateOfRise,
         DetectorKind::Iso10816,
         DetectorKind::Flatline,
+        DetectorKind::Adaptive,
     ]
     .into_iter()
     .find(|k| k.name() == name)
@@ -88,6 +104,12 @@ fn present_keys(c: &ConditionDef) -> Vec<(&'static str, Range<usize>)> {
         ("zone", span(&c.zone)),
         ("clear_margin", span(&c.clear_margin)),
         ("epsilon", span(&c.epsilon)),
+        ("window", span(&c.window)),
+        ("baseline", span(&c.baseline)),
+        ("surprise", span(&c.surprise)),
+        ("clear_surprise", span(&c.clear_surprise)),
+        ("settle", span(&c.settle)),
+        ("idle_below", span(&c.idle_below)),
     ]
     .into_iter()
     .filter_map(|(key, span)| span.map(|s| (key, s)))
@@ -103,11 +125,11 @@ pub(crate) fn compile_condition(
 ) -> Option<DetectorSpec> {
     let c = spanned.get_ref();
     let Some(detector) = &c.detector else {
-        report.error(spanned.span(), "a condition needs `detector`: one of threshold, zscore, ewma_chart, cusum, rate_of_rise, iso10816, flatline");
+        report.error(spanned.span(), "a condition needs `detector`: one of adaptive, threshold, zscore, ewma_chart, cusum, rate_of_rise, iso10816, flatline");
         return None;
     };
     let Some(kind) = detector_kind(detector.get_ref()) else {
-        report.error(detector.span(), format!("unknown detector `{}`: expected threshold, zscore, ewma_chart, cusum, rate_of_rise, iso10816 or flatline", detector.get_ref()));
+        report.error(detector.span(), format!("unknown detector `{}`: expected adaptive, threshold, zscore, ewma_chart, cusum, rate_of_rise, iso10816 or flatline", detector.get_ref()));
         return None;
     };
     let allowed = keys_of(kind);
@@ -175,6 +197,7 @@ pub(crate) fn compile_condition(
                 clear_l,
             })
         }
+        DetectorKind::Adaptive => Some(adaptive(c, &mut checks)),
         DetectorKind::Cusum => {
             let baseline = baseline(c, window, &mut checks);
             let k = checks.non_negative(&c.slack, 0.5, "slack");
@@ -264,22 +287,7 @@ fn baseline(c: &ConditionDef, window: Option<usize>, checks: &mut Checks<'_, '_>
             0
         }
     };
-    let direction = match c
-        .direction
-        .as_ref()
-        .map(|d| (d.get_ref().as_str(), d.span()))
-    {
-        None | Some(("both", _)) => Direction::Both,
-        Some(("up", _)) => Direction::Up,
-        Some(("down", _)) => Direction::Down,
-        Some((other, span)) => {
-            checks.error(
-                Some(span),
-                format!("unknown direction `{other}`: expected `up`, `down` or `both`"),
-            );
-            Direction::Both
-        }
-    };
+    let direction = direction(c, checks);
     let relearn_after = match &c.relearn_after {
         // 0: ten windows, resolved when the rule is applied to a sensor.
         None => 0,
@@ -301,6 +309,127 @@ fn baseline(c: &ConditionDef, window: Option<usize>, checks: &mut Checks<'_, '_>
         min_std: checks.non_negative(&c.min_std, 0.0, "min_std"),
         min_rel_std: checks.non_negative(&c.min_rel_std, 0.001, "min_rel_std"),
         direction,
+    }
+}
+
+/// The defaults of the adaptive detector, documented in `rules/README.md`.
+pub(crate) mod adaptive_defaults {
+    pub const WINDOW_MS: i64 = 30_000;
+    pub const BASELINE_MS: i64 = 6 * 3_600_000;
+    pub const K: f64 = 3.0;
+    pub const SURPRISE: f64 = 4.0;
+    pub const CLEAR_SURPRISE: f64 = 1.0;
+    pub const SETTLE_MS: i64 = 5 * 60_000;
+}
+
+fn adaptive(c: &ConditionDef, checks: &mut Checks<'_, '_>) -> DetectorSpec {
+    use adaptive_defaults as d;
+    let feature = feature(c, Feature::Value, checks);
+    let window = horizon(&c.window, Horizon::Millis(d::WINDOW_MS), "window", checks);
+    let baseline_h = horizon(
+        &c.baseline,
+        Horizon::Millis(d::BASELINE_MS),
+        "baseline",
+        checks,
+    );
+    // Horizons of different units cannot be compared before the sample rate is known.
+    let shorter = match (window, baseline_h) {
+        (Horizon::Millis(w), Horizon::Millis(b)) => w < b,
+        (Horizon::Samples(w), Horizon::Samples(b)) => w < b,
+        _ => true,
+    };
+    if !shorter {
+        checks.error(
+            span(&c.window),
+            "window must be shorter than baseline: the short term is judged against the long run",
+        );
+    }
+    let k = checks.non_negative(&c.k, d::K, "k");
+    let surprise = checks.non_negative(&c.surprise, d::SURPRISE, "surprise");
+    let clear_surprise = checks.number(
+        &c.clear_surprise,
+        d::CLEAR_SURPRISE,
+        "clear_surprise",
+        |x| x <= surprise,
+        "at most surprise",
+    );
+    let settle_ms = match &c.settle {
+        None => d::SETTLE_MS,
+        Some(s) => parse_ms(s.get_ref()).unwrap_or_else(|message| {
+            checks.error(Some(s.span()), message);
+            0
+        }),
+    };
+    let idle_below = c
+        .idle_below
+        .as_ref()
+        .map(|_| checks.number(&c.idle_below, 0.0, "idle_below", |_| true, "a number"));
+    DetectorSpec::Adaptive {
+        feature,
+        spec: AdaptiveSpec {
+            window,
+            baseline: baseline_h,
+            k,
+            surprise,
+            clear_surprise,
+            settle_ms,
+            direction: direction(c, checks),
+            min_std: checks.non_negative(&c.min_std, 0.0, "min_std"),
+            min_rel_std: checks.non_negative(&c.min_rel_std, 0.001, "min_rel_std"),
+            idle_below,
+        },
+    }
+}
+
+/// A time scale: a duration, or 2 samples or more.
+fn horizon(
+    value: &Option<Spanned<HorizonDef>>,
+    default: Horizon,
+    key: &str,
+    checks: &mut Checks<'_, '_>,
+) -> Horizon {
+    let Some(v) = value else { return default };
+    match v.get_ref() {
+        HorizonDef::Samples(n) if (2..=i64::from(u32::MAX)).contains(n) => {
+            Horizon::Samples(*n as u32)
+        }
+        HorizonDef::Samples(n) => {
+            checks.error(
+                Some(v.span()),
+                format!("{key} must be a duration such as \"10m\" or 2 samples or more, not {n}"),
+            );
+            default
+        }
+        HorizonDef::Duration(text) => match parse_ms(text) {
+            Ok(ms) if ms > 0 => Horizon::Millis(ms),
+            Ok(_) => {
+                checks.error(Some(v.span()), format!("{key} must be longer than 0s"));
+                default
+            }
+            Err(message) => {
+                checks.error(Some(v.span()), message);
+                default
+            }
+        },
+    }
+}
+
+fn direction(c: &ConditionDef, checks: &mut Checks<'_, '_>) -> Direction {
+    match c
+        .direction
+        .as_ref()
+        .map(|d| (d.get_ref().as_str(), d.span()))
+    {
+        None | Some(("both", _)) => Direction::Both,
+        Some(("up", _)) => Direction::Up,
+        Some(("down", _)) => Direction::Down,
+        Some((other, span)) => {
+            checks.error(
+                Some(span),
+                format!("unknown direction `{other}`: expected `up`, `down` or `both`"),
+            );
+            Direction::Both
+        }
     }
 }
 

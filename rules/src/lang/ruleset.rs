@@ -238,7 +238,7 @@ fn resolve_for_window(spec: &RuleSpec, window: usize) -> RuleSpec {
                 min_count,
                 ..
             } => *min_count = window,
-            DetectorSpec::Level { .. } => {}
+            DetectorSpec::Level { .. } | DetectorSpec::Adaptive { .. } => {}
         }
     }
     spec
@@ -394,9 +394,10 @@ kind = "generic"
     fn another_kind_or_window_gets_its_own_rules() {
         let rules = rules();
         let generic = plan(&rules, "register.1", None);
-        let temperature = plan(&rules, "register.2", Some(SensorKind::Temperature));
+        let vibration = plan(&rules, "register.2", Some(SensorKind::VibrationVelocity));
         let narrow = plan(&rules, "tank.level", None);
-        assert_eq!(temperature.rules.len(), generic.rules.len() + 1);
+        // Kurtosis and crest-factor trends are for vibration only.
+        assert_eq!(vibration.rules.len(), generic.rules.len() + 2);
         assert_eq!(narrow.rules, generic.rules);
         assert!(!Arc::ptr_eq(&narrow.specs, &generic.specs));
         // The window decides the flatline's count and the baselines' warm-up.

@@ -102,4 +102,19 @@ pub(crate) struct ConditionDef {
     pub clear_margin: Option<Spanned<f64>>,
     // flatline
     pub epsilon: Option<Spanned<f64>>,
+    // adaptive (with feature, k, direction, min_std, min_rel_std)
+    pub window: Option<Spanned<HorizonDef>>,
+    pub baseline: Option<Spanned<HorizonDef>>,
+    pub surprise: Option<Spanned<f64>>,
+    pub clear_surprise: Option<Spanned<f64>>,
+    pub settle: Option<Spanned<String>>,
+    pub idle_below: Option<Spanned<f64>>,
+}
+
+/// A time scale as written: a duration (`"10m"`) or a number of samples (`600`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum HorizonDef {
+    Samples(i64),
+    Duration(String),
 }
