@@ -97,7 +97,7 @@ if [ ! -f "$zig_stamp" ]; then
 fi
 # cargo-zigbuild finds zig as `python3 -m ziglang` of the venv.
 export PATH="$zig_venv/bin:$PATH"
-if [ "$(cargo-deb --version 2>/dev/null || true)" != "$CARGO_DEB_VERSION" ]; then
+if [ "$(cargo-deb --version 2>/dev/null || true)" != "cargo-deb $CARGO_DEB_VERSION" ]; then
   step "installing cargo-deb $CARGO_DEB_VERSION (cargo install --locked; a few minutes)"
   cargo install --quiet --locked cargo-deb --version "$CARGO_DEB_VERSION"
 fi
