@@ -28,11 +28,19 @@ failed=0
 started=$SECONDS
 say() { echo "test-packages: [$((SECONDS - started))s] $*" >&2; }
 # run_check NAME COMMAND...: runs one check, its output kept in $work/NAME.log and shown
-# only when it fails.
+# only when it fails. The check runs in a subshell with errexit in force, so any failing
+# command fails it (a function called as an `if` condition would run with errexit off).
 run_check() {
-  local name=$1
+  local name=$1 status
   shift
-  if "$@" >"$work/$name.log" 2>&1; then
+  set +e
+  (
+    set -e
+    "$@"
+  ) >"$work/$name.log" 2>&1
+  status=$?
+  set -e
+  if [ "$status" = 0 ]; then
     passed=$((passed + 1))
     echo "ok      $name"
   else
@@ -71,7 +79,11 @@ check_contents() {
   local arch=$1 machine=$2 class=$3 x=$work/x-$1 file
   [ "$(dpkg-deb -f "$(deb edge-agent "$arch")" Package)" = edge-agent ] || fail "Package"
   [ "$(dpkg-deb -f "$(deb edge-agent "$arch")" Architecture)" = "$arch" ] || fail "Architecture"
-  dpkg-deb -f "$(deb edge-agent "$arch")" Depends | grep -q adduser || fail "Depends lacks adduser"
+  [ "$(dpkg-deb -f "$(deb edge-agent "$arch")" Depends)" = "adduser, libc6 (>= 2.31)" ] || fail "Depends"
+  # Nothing but the C library: no libgcc_s, no OpenSSL, no Kafka client.
+  readelf -dW "$x/usr/bin/edge-agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+    grep -vxE 'libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|ld-linux-[-a-z0-9_]+\.so\.[0-9]' &&
+    fail "links more than glibc"
   for file in usr/bin/edge-agent usr/lib/systemd/system/edge-agent.service etc/edge-agent/agent.toml \
     etc/edge-agent/rules/README usr/share/edge-agent/rules/default.toml \
     usr/share/edge-agent/rules/motor.toml usr/share/edge-agent/rules/pump.toml \
