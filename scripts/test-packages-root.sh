@@ -47,6 +47,9 @@ in_root dpkg-query -W -f='${Conffiles}\n' edge-agent | grep -q '/etc/edge-agent/
   fail "agent.toml is not a conffile"
 [ -L "$r/etc/systemd/system/multi-user.target.wants/edge-agent.service" ] || fail "unit not enabled"
 as_agent edge-agent check /etc/edge-agent/agent.toml
+# The unit as systemd reads it, with its binary in place: any warning fails.
+in_root systemd-analyze verify /usr/lib/systemd/system/edge-agent.service 2>&1 | tee "$work/verify"
+[ ! -s "$work/verify" ] || fail "systemd-analyze verify found problems in the unit"
 
 step "the administrator adds a device and a broker; the old version leaves a backlog"
 cat >>"$r/etc/edge-agent/agent.toml" <<EOF
