@@ -162,7 +162,10 @@ replay_output "$work/x-amd64/usr/bin/edge-agent" >"$work/replay-amd64.jsonl"
 check_under_qemu() {
   local arch=$1 qemu=$2 x=$work/x-$1
   "$qemu" "$x/usr/bin/edge-agent" --version | tee /dev/stderr | grep -qx "edge-agent $version"
-  "$qemu" "$x/usr/bin/edge-agent" check "$x/etc/edge-agent/agent.toml" "$x/usr/share/edge-agent/rules"
+  # The shipped config, its rule folder moved to where the package was unpacked.
+  sed "s#\"/etc/edge-agent/rules\"#\"$x/etc/edge-agent/rules\"#" "$x/etc/edge-agent/agent.toml" >"$work/agent-$arch.toml"
+  grep -q "$x/etc/edge-agent/rules" "$work/agent-$arch.toml" || fail "the config names no /etc/edge-agent/rules"
+  "$qemu" "$x/usr/bin/edge-agent" check "$work/agent-$arch.toml" "$x/usr/share/edge-agent/rules"
   replay_output "$qemu" "$x/usr/bin/edge-agent" >"$work/replay-$arch.jsonl"
   grep -q '"alert"' "$work/replay-$arch.jsonl" || fail "the replay raised no alert"
   diff "$work/replay-amd64.jsonl" "$work/replay-$arch.jsonl"
