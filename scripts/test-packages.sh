@@ -131,9 +131,16 @@ check_datacentre() {
   done
   [ -x "$work/x-datacentre/usr/bin/edge-agent" ] || fail "no /usr/bin/edge-agent"
   readelf -h "$work/x-datacentre/usr/bin/edge-agent" | grep -q 'Machine: *Advanced Micro Devices X86-64'
-  [ ! -e "$work/x-datacentre/usr/lib/systemd/system/edge-agent.service" ] || fail "ships the gateway unit"
+  # Its units: exactly the data-centre units of deploy/systemd (the bridge's, once issue 10
+  # lands it), each the same file; never the gateway's, under any name.
+  local units
+  units=$(cd "$work/x-datacentre" && find . -path '*/systemd/system/*' -type f | sort)
+  echo "units: ${units:-none}"
   if [ -f deploy/systemd/edge-bridge.service ]; then
+    [ "$units" = ./usr/lib/systemd/system/edge-bridge.service ] || fail "units: $units"
     cmp "$work/x-datacentre/usr/lib/systemd/system/edge-bridge.service" deploy/systemd/edge-bridge.service
+  else
+    [ -z "$units" ] || fail "a unit with no deploy/systemd/edge-bridge.service: $units"
   fi
 }
 run_check contents_datacentre check_datacentre
