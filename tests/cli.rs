@@ -198,3 +198,74 @@ fn replay_of_garbage_or_empty_input_fails_cleanly_or_counts_it() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("`b`"), "{}", text(&out.stderr));
 }
+
+fn agent_config(rules: &str, extra: &str) -> String {
+    format!(
+        "[agent]\ngateway = \"gw\"\nrules = [{rules:?}]\n{extra}\n[[device]]\nid = \"pump\"\ntransport = \"tcp\"\naddress = \"127.0.0.1:1502\"\n  [[device.poll]]\n  interval = \"1s\"\n    [[device.poll.register]]\n    sensor = \"pump1.bearing.temperature\"\n    table = \"input\"\n    address = 0\n    type = \"f32\"\n"
+    )
+}
+
+#[test]
+fn check_of_a_config_loads_its_rules_and_refuses_a_missing_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(&dir, "agent.toml", &agent_config("/nonexistent/rules", ""));
+    let out = edge_agent(&["check", &config]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("/nonexistent/rules:1:1: cannot read"),
+        "{}",
+        text(&out.stderr)
+    );
+    // `run` refuses it the same way, before starting anything.
+    let out = edge_agent(&["run", "--config", &config]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("/nonexistent/rules:1:1: cannot read"));
+}
+
+#[test]
+fn a_rule_file_sensor_the_config_does_not_read_is_a_warning_or_a_strict_error() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rules = paths::workspace()
+        .join("rules/pump.toml")
+        .display()
+        .to_string();
+    let config = write(&dir, "agent.toml", &agent_config(&rules, ""));
+    let out = edge_agent(&["check", &config]);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // rules/pump.toml declares pump1.casing.temperature on line 18, `id` at column 6.
+    let expected = format!("{rules}:18:6: warning: sensor `pump1.casing.temperature` is read by no device or stream of {config}");
+    assert!(stderr.contains(&expected), "{stderr}");
+    assert!(
+        !stderr.contains("pump1.de.velocity`"),
+        "a read sensor is not reported: {stderr}"
+    );
+    let out = edge_agent(&["check", "--strict", &config]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains(&format!(
+        "{rules}:18:6: error (--strict): sensor `pump1.casing.temperature`"
+    )));
+}
+
+#[test]
+fn check_refuses_an_mqtt_host_written_as_a_url() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = write(
+        &dir,
+        "agent.toml",
+        &agent_config(
+            &paths::workspace()
+                .join("rules/pump.toml")
+                .display()
+                .to_string(),
+            "[mqtt]\nhost = \"mqtt://127.0.0.1\"\n",
+        ),
+    );
+    let out = edge_agent(&["check", &config]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("is a URL"),
+        "{}",
+        text(&out.stderr)
+    );
+}

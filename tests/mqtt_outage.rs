@@ -148,3 +148,56 @@ async fn after_an_outage_alerts_go_before_the_telemetry_backlog() -> Result<()> 
     );
     Ok(())
 }
+
+/// The broker returns after an outage while the sink's backoff has grown to 20-40 s (a
+/// `reconnect_min` and `reconnect_max` of 40 s stand for a long outage's grown delay): the
+/// probe of the broker's port is what brings the sink back, within a second, not the
+/// backoff (the probe at its default, 250 ms). Each outage's resume time is printed: this test is the harness for the README's
+/// figure (`cargo test -p e2e-tests --test mqtt_outage resume -- --nocapture`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sink_resumes_as_soon_as_the_broker_returns_whatever_its_backoff() -> Result<()> {
+    const OUTAGES: u64 = 5;
+    let mut plant = Plant::start("resume-sub", false).await?;
+    let mut config = plant.sink_config();
+    config.reconnect_min = Duration::from_secs(40);
+    config.reconnect_max = Duration::from_secs(40);
+    let sink = RunningSink::start(&config, &plant.spool)?;
+    let mut expected = Vec::new();
+    let mut resumes = Vec::new();
+    for outage in 1..=OUTAGES {
+        expected.extend(append(&plant.spool, Priority::Telemetry, 100).await?);
+        sink.waker.notify_one();
+        sink.wait_until("connected", Duration::from_secs(30), |s| s.connected)
+            .await?;
+        let errors = sink.stats.snapshot().connection_errors;
+        plant.broker.stop().await?;
+        sink.wait_until("the outage seen", Duration::from_secs(30), |s| {
+            !s.connected && s.connection_errors > errors
+        })
+        .await?;
+        // Events keep coming while the broker is away.
+        expected.extend(append(&plant.spool, Priority::Alert, 10).await?);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        plant.broker.restart().await?;
+        let back = tokio::time::Instant::now();
+        // Without the probe the next attempt is 20-40 s away.
+        sink.wait_until("reconnected by the probe", Duration::from_secs(10), |s| {
+            s.connected
+        })
+        .await?;
+        let resumed = back.elapsed();
+        println!("outage {outage}: delivery resumed {resumed:?} after the broker listened again");
+        resumes.push(resumed);
+        assert_eq!(sink.stats.snapshot().probe_reconnects, outage);
+    }
+    resumes.sort();
+    println!(
+        "resume after the broker's return over {OUTAGES} outages: min {:?}, median {:?}, max {:?}",
+        resumes[0],
+        resumes[resumes.len() / 2],
+        resumes[resumes.len() - 1]
+    );
+    let (report, _) = plant.finish(sink, &expected, DRAIN).await?;
+    report.assert_complete();
+    Ok(())
+}

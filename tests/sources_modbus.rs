@@ -459,3 +459,153 @@ async fn poll_without_once_streams_readings_at_the_configured_rate_until_termina
         assert_eq!(reading["value"].as_f64(), Some(c.value), "{reading}");
     }
 }
+
+/// A TCP server that accepts every connection, reads the request, answers half a frame and
+/// closes; it counts the connections.
+async fn start_breaking_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let address = listener.local_addr().expect("address").to_string();
+    let accepted = std::sync::Arc::new(AtomicU64::new(0));
+    let counter = std::sync::Arc::clone(&accepted);
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(async move {
+                let mut request = [0u8; 260];
+                if socket.read(&mut request).await.is_ok() {
+                    // The transaction id and half the protocol id of an MBAP header.
+                    let _ = socket.write_all(&request[..3]).await;
+                }
+            });
+        }
+    });
+    (address, accepted)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_that_breaks_every_answer_is_backed_off_and_marked_once_and_spares_its_neighbour()
+{
+    use std::sync::atomic::Ordering;
+    let (broken, accepted) = start_breaking_server().await;
+    let (scenario, _) = every_type_scenario();
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+    let mut sim = Simulator::new(plant, SimClock::manual(0.0));
+    let healthy = sim
+        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    let register = |sensor: &str, address: u16| {
+        format!("    [[device.poll.register]]\n    sensor = \"{sensor}\"\n    table = \"holding\"\n    address = {address}\n    type = \"u16\"\n")
+    };
+    let devices = agent_config(&format!(
+        "[[device]]\nid = \"broken\"\ntransport = \"tcp\"\naddress = \"{broken}\"\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"50ms\"\n{}{}\n[[device]]\nid = \"healthy\"\ntransport = \"tcp\"\naddress = \"{healthy}\"\nunit = 5\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"200ms\"\n{}",
+        register("b.one", 0),
+        register("b.two", 1),
+        register("h.one", 0),
+    ));
+    let broken = TcpDevice::new(devices[0].clone()).expect("tcp device");
+    let healthy = TcpDevice::new(devices[1].clone()).expect("tcp device");
+    let (broken_counters, healthy_counters) = (broken.counters(), healthy.counters());
+    let (tx, mut rx) = mpsc::channel(100_000);
+    let shutdown = CancellationToken::new();
+    let tasks = [
+        tokio::spawn(broken.run(tx.clone(), shutdown.clone())),
+        tokio::spawn(healthy.run(tx, shutdown.clone())),
+    ];
+    // Long enough for several backoff steps (0.1-0.2 s, 0.2-0.4 s, 0.4-0.8 s, 0.8-1.6 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.expect("task ends");
+    }
+    let mut events = Vec::new();
+    while let Ok(event) = rx.try_recv() {
+        events.push(event);
+    }
+
+    // Backed off: each connection is followed by a pause that doubles, so at most about six
+    // fit in 3 s whatever the machine's speed (the agent made ~2,000 a second before).
+    let connections = accepted.load(Ordering::Relaxed);
+    assert!((2..=8).contains(&connections), "{connections} connections");
+    assert_eq!(
+        broken_counters.connects.load(Ordering::Relaxed),
+        connections
+    );
+    // One bad reading per register for the whole streak, across every connection.
+    let bad: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Reading(r) if r.quality == Quality::Bad => Some(r.sensor.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad, ["b.one", "b.two"], "{bad:?}");
+    assert_eq!(good_readings_of(&events, "b.one"), 0);
+    // The neighbour kept its schedule: every poll on time, none lost to the broken one.
+    assert_eq!(healthy_counters.overruns.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        healthy_counters.transport_errors.load(Ordering::Relaxed)
+            + healthy_counters.timeouts.load(Ordering::Relaxed),
+        0
+    );
+    let healthy_reads = healthy_counters.reads_ok.load(Ordering::Relaxed);
+    assert_eq!(good_readings_of(&events, "h.one") as u64, healthy_reads);
+    assert!(healthy_reads >= 2, "{healthy_reads}");
+}
+
+#[tokio::test]
+async fn a_merged_read_refused_with_exception_2_is_split_to_name_the_register_at_fault() {
+    let (scenario, _) = every_type_scenario();
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
+    let mut sim = Simulator::new(plant, SimClock::manual(1800.0));
+    let address = sim
+        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    // Input 12-13 hold the temperature; input 14 is not mapped. Adjacent: one merged read.
+    let devices = agent_config(&format!(
+        "[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 5\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n    order = \"CDAB\"\n    [[device.poll.register]]\n    sensor = \"ghost\"\n    table = \"input\"\n    address = 14\n    type = \"u16\"\n"
+    ));
+    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+    let events = collect_until(&mut rx, Duration::from_secs(10), |e| {
+        good_readings_of(e, "temperature") >= 3
+    })
+    .await;
+    shutdown.cancel();
+    task.await.expect("task ends");
+
+    assert!(
+        good_readings_of(&events, "temperature") >= 3,
+        "the good register still reads"
+    );
+    let named: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Health(h) if h.detail.contains("ILLEGAL DATA ADDRESS") => {
+                Some(h.detail.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(named.len(), 1, "named once: {named:?}");
+    assert!(
+        named[0].starts_with("input register 14 (ghost)"),
+        "{}",
+        named[0]
+    );
+    let bad: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Reading(r) if r.quality == Quality::Bad => Some(r.sensor.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(bad, ["ghost"], "only the culprit is marked bad");
+}

@@ -10,7 +10,7 @@ mod cli;
 fn main() -> ExitCode {
     cli::tune_malloc();
     let args = cli::Cli::parse();
-    cli::init_tracing(args.verbose);
+    cli::init_tracing(args.verbose, args.log_format);
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {

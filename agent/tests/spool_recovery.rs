@@ -5,7 +5,9 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use edge_agent::spool::{inspect, Priority, SeqContinuity, Spool, SpoolConfig, SpoolError};
+use edge_agent::spool::{
+    inspect, Durability, Priority, SeqContinuity, Spool, SpoolConfig, SpoolError,
+};
 
 fn spool_dir(tmp: &tempfile::TempDir) -> PathBuf {
     tmp.path().join("spool")
@@ -199,6 +201,30 @@ fn inspect_reads_a_spool_in_use_without_changing_it() {
     // The copy is gone and the spool goes on.
     assert_eq!(fs::read_dir(tmp.path()).expect("read_dir").count(), 1);
     assert_eq!(spool.append(Priority::Alert, b"a").expect("append").seq, 4);
+}
+
+#[test]
+fn inspect_of_a_running_spool_with_interval_durability_reports_the_last_seq_not_the_reservation() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = spool_dir(&tmp);
+    let config = SpoolConfig {
+        durability: Durability::IntervalMs(1000),
+        ..SpoolConfig::default()
+    };
+    let (mut spool, _) = Spool::open(&dir, config).expect("open");
+    for _ in 0..206 {
+        spool.append(Priority::Telemetry, b"t").expect("append");
+    }
+    spool.flush().expect("flush");
+    let reserved: u64 = fs::read_to_string(dir.join("seq-reserved"))
+        .expect("reservation")
+        .trim()
+        .parse()
+        .expect("a number");
+    assert!(reserved > 206, "the reservation runs ahead: {reserved}");
+    let report = inspect(&dir).expect("inspect");
+    assert_eq!(report.stats.last_seq, Some(206));
+    assert!(report.to_string().contains("last seq:     206"), "{report}");
 }
 
 #[test]

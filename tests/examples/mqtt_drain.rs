@@ -99,7 +99,7 @@ async fn run(args: Args) -> Result<()> {
     let wire_sample = edge_agent::event::wire::to_json(
         "test-gw",
         1,
-        &postcard::from_bytes(&telemetry_payload(0)).context("sample decodes")?,
+        &edge_agent::event::payload::decode(&telemetry_payload(0)).context("sample decodes")?,
     );
     println!(
         "filled {} events ({:.0} payload bytes each, {:.0} record bytes each; {} bytes as wire JSON) in {:.1} s ({:.0} events/s); sled on disk {:.0} MiB",

@@ -43,7 +43,7 @@ pub fn open_spool(dir: &Path) -> Result<SharedSpool> {
     Ok(SharedSpool::new(spool))
 }
 
-/// The postcard payload of a feature set (about 150 bytes spooled), number `i`.
+/// The spooled payload of a feature set (about 150 bytes spooled), number `i`.
 pub fn telemetry_payload(i: u64) -> Vec<u8> {
     let event = Event {
         ts_ms: 1_700_000_000_000 + i as i64,
@@ -61,10 +61,10 @@ pub fn telemetry_payload(i: u64) -> Vec<u8> {
             ],
         }),
     };
-    postcard::to_allocvec(&event).expect("events always encode")
+    edge_agent::event::payload::encode(&event)
 }
 
-/// The postcard payload of an alert transition, number `i`.
+/// The spooled payload of an alert transition, number `i`.
 pub fn alert_payload(i: u64) -> Vec<u8> {
     let event = Event {
         ts_ms: 1_700_000_000_000 + i as i64,
@@ -82,7 +82,7 @@ pub fn alert_payload(i: u64) -> Vec<u8> {
             row: None,
         }),
     };
-    postcard::to_allocvec(&event).expect("events always encode")
+    edge_agent::event::payload::encode(&event)
 }
 
 /// Appends `n` events of `class` in groups of 1,000 (one flush per group);

@@ -1,10 +1,11 @@
 //! `edge-agent check PATH...`: validate rule files and agent configuration files like a
-//! compiler. A file with an `[agent]` table is a configuration; any other is a rule file.
+//! compiler. A file with an `[agent]` table is a configuration, checked with the rule files
+//! it names (see `edge_agent::check`); any other is a rule file.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use edge_agent::{config, rule_files};
+use edge_agent::{check, config, rule_files};
 
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
@@ -12,11 +13,15 @@ pub struct CheckArgs {
     /// (Cargo.toml excepted).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
+    /// Treat warnings (a rule file's sensor that the configuration does not read) as errors.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let mut checked = 0;
     let mut problems = 0;
+    let mut warnings = 0;
     for path in &args.paths {
         let files = match rule_files::toml_files(path) {
             Ok(files) => files,
@@ -31,20 +36,28 @@ pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
             let is_config =
                 std::fs::read_to_string(&file).is_ok_and(|t| config::looks_like_agent_config(&t));
             let result = if is_config {
-                config::load(&file).map(|_| ())
+                check::config_with_rules(&file, args.strict).map(|checked| checked.warnings)
             } else {
-                rule_files::read_rule_file(&file).map(|_| ())
+                rule_files::read_rule_file(&file).map(|_| Vec::new())
             };
-            if let Err(diagnostics) = result {
-                for diagnostic in &diagnostics {
-                    eprintln!("{diagnostic}");
+            match result {
+                Ok(found) => {
+                    for warning in &found {
+                        eprintln!("{warning}");
+                    }
+                    warnings += found.len();
                 }
-                problems += diagnostics.len();
+                Err(diagnostics) => {
+                    for diagnostic in &diagnostics {
+                        eprintln!("{diagnostic}");
+                    }
+                    problems += diagnostics.len();
+                }
             }
         }
     }
     if problems == 0 {
-        eprintln!("checked {checked} file(s): all valid");
+        eprintln!("checked {checked} file(s): all valid, {warnings} warning(s)");
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!("checked {checked} file(s): {problems} error(s)");

@@ -21,6 +21,10 @@ pub struct Cli {
     /// More log output on stderr (-v: debug, -vv: trace). RUST_LOG overrides it.
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+    /// Log format on stderr: `human` (colours only on a terminal) or `json` (one object per
+    /// line, for journald and log shippers).
+    #[arg(long, value_enum, default_value_t = LogFormat::Human, global = true)]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,6 +66,22 @@ pub(crate) fn agent_runtime() -> std::io::Result<tokio::runtime::Runtime> {
         .build()
 }
 
+/// A notification on every SIGHUP, which then never kills the process. Call it inside the
+/// runtime, first thing: until it is installed, SIGHUP's default action is to terminate.
+pub(crate) fn notify_on_hangup() -> std::io::Result<std::sync::Arc<tokio::sync::Notify>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let notify = std::sync::Arc::new(tokio::sync::Notify::new());
+    let mut hangup = signal(SignalKind::hangup())?;
+    let on_signal = std::sync::Arc::clone(&notify);
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            tracing::info!("SIGHUP: reloading the config and rules");
+            on_signal.notify_one();
+        }
+    });
+    Ok(notify)
+}
+
 /// A token that is cancelled on Ctrl-C or SIGTERM. Call it inside the runtime.
 pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::CancellationToken> {
     use tokio::signal::unix::{signal, SignalKind};
@@ -78,7 +98,14 @@ pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::Cancellati
     Ok(token)
 }
 
-pub fn init_tracing(verbose: u8) {
+/// See [`Cli::log_format`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+pub fn init_tracing(verbose: u8, format: LogFormat) {
     let default = match verbose {
         0 => "info",
         1 => "debug",
@@ -86,10 +113,16 @@ pub fn init_tracing(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match format {
+        // Colours only on a terminal: a file or journald would keep the escape codes.
+        LogFormat::Human => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => builder.json().with_ansi(false).init(),
+    }
 }
 
 /// Loads the agent configuration, or prints its diagnostics (`FILE:LINE:COL: message`) and

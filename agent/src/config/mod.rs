@@ -48,7 +48,7 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
         report.error(0..0, format!("[spool]: {error}"));
     }
     if let Some(mqtt) = &def.mqtt {
-        if let Err(error) = crate::mqtt::MqttConfig::from_table(mqtt.get_ref().clone()) {
+        if let Err(error) = mqtt.get_ref().validate() {
             report.error(mqtt.span(), error.to_string());
         }
     }

@@ -20,8 +20,8 @@ pub struct AgentConfig {
     pub devices: Vec<Device>,
     pub streams: Vec<Stream>,
     pub spool: SpoolConfig,
-    /// The `[mqtt]` section (validated as an `MqttConfig`); without it, events go to stdout.
-    pub mqtt: Option<toml::Table>,
+    /// The `[mqtt]` section, validated; without it, events go to stdout.
+    pub mqtt: Option<crate::mqtt::MqttConfig>,
 }
 
 /// One Modbus device: one unit id behind one transport.

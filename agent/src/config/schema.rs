@@ -12,9 +12,10 @@ pub(super) struct FileDef {
     pub agent: AgentDef,
     #[serde(default)]
     pub spool: SpoolConfig,
-    /// Validated with the MQTT sink's own config type.
+    /// The MQTT sink's own config type, parsed here once (serde errors point at the key);
+    /// `MqttConfig::validate` checks the rest.
     #[serde(default)]
-    pub mqtt: Option<Spanned<toml::Table>>,
+    pub mqtt: Option<Spanned<crate::mqtt::MqttConfig>>,
     #[serde(default, rename = "device")]
     pub devices: Vec<Spanned<DeviceDef>>,
     #[serde(default, rename = "stream")]

@@ -2,10 +2,12 @@
 //! make features and alert transitions, the spool stores them, the sinks send them.
 //!
 //! These types are what the spool persists with postcard (which is not self-describing, so
-//! the enums here are plain externally tagged ones and every field is always present). What
+//! the enums here are plain externally tagged ones and every field is always present), behind
+//! a version byte ([`payload`]: change a type here, and you add a payload version). What
 //! leaves the agent is the JSON wire shape of [`wire`], which adds the envelope: the schema
 //! version `v`, the `gateway` id and the spool's `seq`.
 
+pub mod payload;
 pub mod wire;
 
 use serde::{Deserialize, Serialize};

@@ -15,6 +15,7 @@
 //! max_packet_size = 262144
 //! reconnect_min = "500ms"
 //! reconnect_max = "60s"
+//! reconnect_probe = "250ms"
 //! shutdown_grace = "5s"
 //! idle_poll = "200ms"
 //!
@@ -42,8 +43,8 @@ use serde::{Deserialize, Deserializer};
 use super::error::MqttError;
 use super::topics::TopicLayout;
 
-/// The `[mqtt]` section. Parse it with [`MqttConfig::from_table`] (the agent's
-/// config keeps the section as a TOML table) or with serde; then
+/// The `[mqtt]` section. The agent's config parses it once with serde (see
+/// `config::schema`); [`MqttConfig::from_toml`] parses it alone. Then
 /// [`MqttConfig::validate`] checks what serde cannot (files are read only when
 /// the sink is built, by [`MqttSink::new`](super::MqttSink::new)).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -96,6 +97,12 @@ pub struct MqttConfig {
     /// Cap of the reconnection delay. Default: "60s".
     #[serde(default = "defaults::reconnect_max", deserialize_with = "duration")]
     pub reconnect_max: Duration,
+    /// While waiting to reconnect, how often the broker's TCP port is probed (a connect
+    /// and close, nothing more); when it opens after having been closed, the sink
+    /// reconnects at once rather than at the end of its backoff delay. "0s" turns the
+    /// probe off. Default: "250ms".
+    #[serde(default = "defaults::reconnect_probe", deserialize_with = "duration")]
+    pub reconnect_probe: Duration,
     /// On shutdown, how long the sink waits for the PUBACKs of what is in
     /// flight before it publishes `offline` and disconnects. What is not
     /// acknowledged by then stays in the spool. Default: "5s".
@@ -201,6 +208,9 @@ mod defaults {
     pub fn reconnect_max() -> Duration {
         Duration::from_secs(60)
     }
+    pub fn reconnect_probe() -> Duration {
+        Duration::from_millis(250)
+    }
     pub fn shutdown_grace() -> Duration {
         Duration::from_secs(5)
     }
@@ -235,6 +245,7 @@ impl MqttConfig {
             max_packet_size: defaults::max_packet_size(),
             reconnect_min: defaults::reconnect_min(),
             reconnect_max: defaults::reconnect_max(),
+            reconnect_probe: defaults::reconnect_probe(),
             shutdown_grace: defaults::shutdown_grace(),
             idle_poll: defaults::idle_poll(),
             topics: TopicConfig::default(),
@@ -273,6 +284,7 @@ impl MqttConfig {
         if self.host.trim().is_empty() {
             return Err(MqttError::config("host", "must not be empty"));
         }
+        check_host(&self.host)?;
         if self.port == Some(0) {
             return Err(MqttError::config("port", "must be 1 to 65535"));
         }
@@ -342,12 +354,59 @@ impl MqttConfig {
     }
 }
 
+/// Refuses a `host` that no resolver will ever find: a URL, a `host:port`, a path, spaces.
+/// (A well-formed name that does not resolve yet is retried by the sink: DNS may come later.)
+fn check_host(host: &str) -> Result<(), MqttError> {
+    if let Some((scheme, rest)) = host.split_once("://") {
+        let bare = rest.split(['/', ':']).next().unwrap_or(rest);
+        return Err(MqttError::config(
+            "host",
+            format!("`{host}` is a URL: give the broker's name or address only (host = \"{bare}\"), the port in `port`, TLS in [mqtt.tls] (`{scheme}://` is not understood)"),
+        ));
+    }
+    if host.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    if let Some((name, port)) = host.rsplit_once(':') {
+        return Err(MqttError::config(
+            "host",
+            format!("`{host}` has a port in it: write host = \"{name}\" and port = {port}"),
+        ));
+    }
+    if let Some(bad) = host
+        .chars()
+        .find(|c| c.is_whitespace() || matches!(c, '/' | '@' | '?' | '#' | '[' | ']'))
+    {
+        return Err(MqttError::config(
+            "host",
+            format!("`{host}` is not a host name or address (it contains {bad:?})"),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<MqttConfig, MqttError> {
         MqttConfig::from_toml(text)
+    }
+
+    #[test]
+    fn a_url_or_a_port_in_host_is_refused_with_what_to_write() {
+        let error = MqttConfig::from_toml("host = \"mqtt://127.0.0.1\"").expect_err("a URL");
+        assert!(
+            error.to_string().contains("host = \"127.0.0.1\""),
+            "{error}"
+        );
+        let error = MqttConfig::from_toml("host = \"broker:1883\"").expect_err("a port");
+        assert!(error.to_string().contains("port = 1883"), "{error}");
+        assert!(MqttConfig::from_toml("host = \"broker plant\"").is_err());
+        for good in ["127.0.0.1", "::1", "broker.plant.example", "broker-1"] {
+            let config = format!("host = \"{good}\"");
+            assert!(MqttConfig::from_toml(&config).is_ok(), "{good}");
+        }
     }
 
     #[test]

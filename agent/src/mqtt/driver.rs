@@ -12,12 +12,12 @@ use tracing::{debug, info, warn};
 
 use crate::spool::{Record, SharedSpool, SpoolError, SpoolStats};
 
-use super::backoff::Backoff;
 use super::error::MqttError;
 use super::inflight::{Carried, Inflight, TrackError};
 use super::message::Encoder;
 use super::options::STATUS_ONLINE;
 use super::stats::SinkStatsHandle;
+use crate::backoff::Backoff;
 
 /// How often the backlog metrics are refreshed from the spool.
 const STATS_EVERY: Duration = Duration::from_secs(1);

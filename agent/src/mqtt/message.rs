@@ -9,7 +9,7 @@
 
 use serde::Serialize;
 
-use crate::event::{wire, Event};
+use crate::event::{payload, wire};
 use crate::spool::Record;
 
 use super::topics::TopicLayout;
@@ -61,7 +61,7 @@ impl Encoder {
 
     /// The message for `record`.
     pub(crate) fn encode(&self, record: &Record) -> Message {
-        let event = match postcard::from_bytes::<Event>(&record.payload) {
+        let event = match payload::decode(&record.payload) {
             Ok(event) => event,
             Err(error) => {
                 return self.dead_letter(record, &format!("payload does not decode: {error}"))
@@ -128,7 +128,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventBody, Quality, Reading};
+    use crate::event::{Event, EventBody, Quality, Reading};
     use crate::mqtt::config::TopicConfig;
     use crate::spool::Priority;
 
@@ -156,7 +156,7 @@ mod tests {
                 quality: Quality::Good,
             }),
         };
-        postcard::to_allocvec(&event).expect("encodes")
+        payload::encode(&event)
     }
 
     #[test]

@@ -97,17 +97,18 @@
 //!
 //! `config.rs` (the `[mqtt]` section), `options.rs` (rumqttc options, TLS),
 //! `topics.rs` (topic templates), `message.rs` (record → message),
-//! `inflight.rs` (packet id ↔ seq, pure), `backoff.rs`, `stats.rs`,
+//! `inflight.rs` (packet id ↔ seq, pure), `probe.rs` (the broker's port watched between
+//! attempts), `stats.rs` (backoff: `crate::backoff`),
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
-mod backoff;
 mod config;
 mod driver;
 mod error;
 mod inflight;
 mod message;
 mod options;
+mod probe;
 mod sink;
 mod stats;
 mod topics;

@@ -33,14 +33,15 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::spool::SharedSpool;
 
-use super::backoff::Backoff;
 use super::config::MqttConfig;
 use super::driver::{op_done, Driver};
 use super::error::MqttError;
 use super::message::Encoder;
 use super::options::{self, STATUS_OFFLINE};
+use super::probe::{wait_for_attempt, WaitEnd};
 use super::stats::SinkStatsHandle;
 use super::topics::TopicLayout;
+use crate::backoff::Backoff;
 
 /// The MQTT sink of one gateway: built from the `[mqtt]` config, then run as
 /// one task under the agent's cancellation token.
@@ -57,6 +58,8 @@ pub struct MqttSink {
     max_inflight: usize,
     reconnect_min: Duration,
     reconnect_max: Duration,
+    /// Host, port and interval of the probe between attempts (`probe.rs`).
+    probe: (String, u16, Option<Duration>),
     shutdown_grace: Duration,
     idle_poll: Duration,
 }
@@ -110,6 +113,11 @@ impl MqttSink {
             max_inflight: usize::from(config.max_inflight),
             reconnect_min: config.reconnect_min,
             reconnect_max: config.reconnect_max,
+            probe: (
+                config.host.clone(),
+                config.effective_port(),
+                Some(config.reconnect_probe).filter(|p| !p.is_zero()),
+            ),
             shutdown_grace: config.shutdown_grace,
             idle_poll: config.idle_poll,
         })
@@ -146,6 +154,9 @@ impl MqttSink {
         eventloop.set_network_options(self.network);
         let wake = self.wake;
         let grace = self.shutdown_grace;
+        let (probe_host, probe_port, probe_every) = self.probe;
+        let probe_host = probe_host.as_str();
+        let probe_stats = self.stats.clone();
         let mut d = Driver::new(
             client,
             self.spool,
@@ -162,7 +173,12 @@ impl MqttSink {
                 let attempt_at = if d.up { None } else { d.next_attempt };
                 let step = async {
                     if let Some(at) = attempt_at {
-                        sleep_until(at).await;
+                        if wait_for_attempt(at, probe_host, probe_port, probe_every).await
+                            == WaitEnd::BrokerBack
+                        {
+                            info!("the broker's port is open again: reconnecting now");
+                            probe_stats.update(|s| s.probe_reconnects += 1);
+                        }
                     }
                     eventloop.poll().await
                 };

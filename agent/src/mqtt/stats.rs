@@ -35,6 +35,8 @@ pub struct SinkStats {
     pub reconnects: u64,
     /// Failed connection attempts and broken connections.
     pub connection_errors: u64,
+    /// Reconnects started early because the probe saw the broker's port open again.
+    pub probe_reconnects: u64,
     /// Record publishes written to the network, re-sends included.
     pub published: u64,
     /// Record publishes acknowledged by the broker.

@@ -1,60 +1,138 @@
-//! The running agent: every stage wired together.
+//! The wiring of the running agent: every stage started, supervised and stopped in order.
+//! Nothing else lives here; each stage has its own place:
 //!
 //! ```text
 //! sources ──readings, health──▶ rules ──readings, features, alerts──▶ spool writer ──▶ spool ──▶ sink
-//!  (a task per TCP device,        (one task)                            (one task)        (sled)   (MQTT, or stdout)
-//!   per RTU bus, per stream)
+//! crate::sources                crate::rules_stage                      crate::spool_writer  crate::spool  crate::sinks
+//! (a task per TCP device,       (one task)                              (one task)           (sled)        (MQTT: crate::mqtt,
+//!  per RTU bus, per stream)                                                                                 or stdout)
 //! ```
 //!
+//! Where things went (for code written against the old `pipeline/`): [`run`] and [`CHANNEL`]
+//! are here; [`start_sources`] is `crate::sources::start_sources` (re-exported here); the
+//! rules stage is [`crate::rules_stage`]; the writer is [`crate::spool_writer`]; the stdout
+//! sink is [`crate::sinks::stdout`]; [`MqttSink`](crate::mqtt::MqttSink) is unchanged in
+//! [`crate::mqtt`] and implements [`crate::sinks::Sink`]; the shared counters are
+//! [`crate::stats::AgentStats`].
+//!
+//! # Supervision
+//!
+//! Every stage runs on one task tracker ([`stages::Stages`]) and stops on tokens that are
+//! all children of one root cancellation token. A stage that ends before it was asked to,
+//! returns an error or panics stops the agent: an error line names the stage and the cause,
+//! the path is stopped in order as below, and [`run`] returns an error (the binary exits
+//! non-zero, so systemd restarts it).
+//!
+//! # Stopping: a drain, not an abort
+//!
 //! Stages are joined by bounded channels, so a slow stage slows the ones before it rather
-//! than growing a queue. Shutdown walks the path from the front: the sources stop; the rules
-//! task ends when the last source has dropped its sender; the writer spools what is left and
-//! ends; the spool is flushed; then the sink gets a deadline to send what it can. Whatever it
-//! could not send stays in the spool for the next start.
+//! than growing a queue. Shutdown walks the path from the front, each step under a deadline:
+//!
+//! 1. the sources are told to stop; each hands what it has already read to the channel and
+//!    ends ([`SOURCES_DEADLINE`]). A source still running then is left behind: the rules
+//!    stage closes its input, which fails that source's next send instead of waiting on it;
+//! 2. the rules stage processes everything queued and ends when its input is empty; the
+//!    writer spools everything queued and ends ([`DRAIN_DEADLINE`] for both). The sink still
+//!    runs meanwhile, so a spool that is full under `full_policy = "reject"` empties into a
+//!    live broker. If the deadline passes anyway (full spool, broker down), the writer gives
+//!    up, and counts and logs what it could not spool;
+//! 3. the spool is flushed;
+//! 4. the sink is told to stop and gets its own grace period (MQTT `shutdown_grace`) plus
+//!    [`SINK_MARGIN`]. Whatever it could not send stays in the spool for the next start.
+//!
+//! So every event read before the stop is in the spool afterwards, except under a full
+//! spool with `reject` past the deadline, which is counted in
+//! [`AgentStats::not_spooled`](crate::stats::AgentStats::not_spooled).
 
-mod rules_stage;
-pub mod spool_writer;
-pub mod stdout_sink;
+pub mod reload;
+pub mod stages;
 
-use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tracing::{error, info, warn};
 
-pub use rules_stage::RulesStage;
-
-use crate::config::{AgentConfig, Transport};
+use crate::config::AgentConfig;
 use crate::event::{Event, HealthState};
-use crate::sources::modbus::rtu::RtuBus;
-use crate::sources::modbus::tcp::TcpDevice;
-use crate::sources::now_ms;
-use crate::sources::serial::StreamSource;
+use crate::rules_stage::{self, RulesLinks, RulesStage};
+use crate::sinks;
+use crate::sources::{self, now_ms};
 use crate::spool::{self, SharedSpool, Spool};
-use crate::{mqtt, rule_files};
+use crate::spool_writer::{self, WriterLinks};
+use crate::stats::AgentStats;
+use reload::ReloadOptions;
+use stages::{Exit, Outcome, StageKind, Stages};
+
+pub use crate::sources::start_sources;
 
 /// Capacity of the channels between stages.
 pub const CHANNEL: usize = 4096;
-/// How long the sources get to stop, and the sink to send what it can, at shutdown.
-const STOP_DEADLINE: Duration = Duration::from_secs(5);
+/// How long the sources get to stop.
+pub const SOURCES_DEADLINE: Duration = Duration::from_secs(5);
+/// How long the rules stage and the writer get to drain their channels, after the sources.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
+/// How long the writer gets to end once told to give up.
+const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
+/// How long the spool's final flush may take.
+const FLUSH_DEADLINE: Duration = Duration::from_secs(10);
+/// Added to the sink's own grace period, for its last spool operations.
+pub const SINK_MARGIN: Duration = Duration::from_secs(5);
 
-/// Runs the agent described by `config` until `shutdown` is cancelled.
+/// Runs the agent described by `config` until `shutdown` is cancelled, or until a stage
+/// fails (an error naming it).
 pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let rules = rule_files::load(&config.rules).map_err(|diagnostics| {
+    run_with(config, shutdown, Arc::new(AgentStats::default())).await
+}
+
+/// [`run`], filling `stats` as it goes.
+pub async fn run_with(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    stats: Arc<AgentStats>,
+) -> anyhow::Result<()> {
+    run_inner(config, shutdown, stats, None).await
+}
+
+/// [`run_with`], reloading the rules as [`reload`] describes.
+pub async fn run_reloading(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    stats: Arc<AgentStats>,
+    reload: ReloadOptions,
+) -> anyhow::Result<()> {
+    run_inner(config, shutdown, stats, Some(reload)).await
+}
+
+async fn run_inner(
+    config: AgentConfig,
+    shutdown: CancellationToken,
+    stats: Arc<AgentStats>,
+    reload: Option<ReloadOptions>,
+) -> anyhow::Result<()> {
+    let rules = crate::rule_files::load(&config.rules).map_err(|diagnostics| {
         let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
         anyhow::anyhow!("the rules do not load:\n{}", lines.join("\n"))
     })?;
+    reload::record_rule_hash(&stats, &rules);
     let spool_dir = spool::dir_in(&config.data_dir);
     let (opened, report) = Spool::open(&spool_dir, config.spool.clone())
         .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
     let spool = SharedSpool::new(opened);
     info!(gateway = %config.gateway, spool = %spool_dir.display(), pending = report.pending.total(), "agent starting");
 
-    let (source_tx, mut source_rx) = mpsc::channel::<Event>(CHANNEL);
+    let root = CancellationToken::new();
+    let stop = Phases {
+        sources: root.child_token(),
+        sources_gone: root.child_token(),
+        give_up: root.child_token(),
+        sink: root.child_token(),
+    };
+    let (source_tx, source_rx) = mpsc::channel::<Event>(CHANNEL);
     let (spool_tx, spool_rx) = mpsc::channel::<Event>(CHANNEL);
     if let Some(aside) = &report.moved_aside {
         error!(reason = %aside.reason, moved_to = %aside.to.display(), "THE SPOOL COULD NOT BE OPENED: it was moved aside (kept, not deleted) and a fresh one started");
@@ -67,8 +145,8 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
         spool_tx.send(health).await.ok();
     }
 
-    let mut stage = RulesStage::new(rules, config.forward_readings);
-    stage.prepare(
+    let mut rules_stage = RulesStage::new(rules, config.forward_readings);
+    rules_stage.prepare(
         config
             .devices
             .iter()
@@ -76,119 +154,193 @@ pub async fn run(config: AgentConfig, shutdown: CancellationToken) -> anyhow::Re
             .flat_map(|g| &g.registers)
             .map(|r| r.sensor.as_str()),
     );
-    let sources_stop = CancellationToken::new();
-    let sources = TaskTracker::new();
-    start_sources(&config, &sources, &source_tx, &sources_stop);
-    sources.close();
-    drop(source_tx);
-
-    let rules_task = tokio::spawn(async move {
-        let mut out = Vec::new();
-        while let Some(event) = source_rx.recv().await {
-            stage.process(event, &mut out);
-            for event in out.drain(..) {
-                if spool_tx.send(event).await.is_err() {
-                    return;
-                }
-            }
-        }
-    });
-
-    let sink_stop = CancellationToken::new();
-    let (waker, sink_task) = start_sink(&config, spool.clone(), sink_stop.clone())?;
-    let writer_task = tokio::spawn(spool_writer::run(
-        spool.clone(),
-        spool_rx,
-        Arc::clone(&waker),
-    ));
-
-    shutdown.cancelled().await;
-    info!("stopping: sources first, then the spool, then the sink");
-    sources_stop.cancel();
-    if tokio::time::timeout(STOP_DEADLINE, sources.wait())
-        .await
-        .is_err()
-    {
-        warn!("sources did not stop in time");
-    }
-    rules_task.abort(); // its input is closed once the sources are gone; abort covers stragglers
-    let _ = rules_task.await;
-    let _ = writer_task.await;
-    if let Err(e) = spool.flush().await {
-        error!(error = %e, "spool flush at shutdown failed");
-    }
-    sink_stop.cancel();
-    waker.notify_one();
-    match tokio::time::timeout(STOP_DEADLINE, sink_task).await {
-        Ok(_) => info!("stopped"),
-        Err(_) => warn!("the sink did not finish in time; unsent events stay in the spool"),
-    }
-    Ok(())
-}
-
-/// Starts a task per TCP device, per RTU bus and per serial stream of `config` on `tracker`,
-/// each sending its readings and health changes to `out` until `stop`.
-pub fn start_sources(
-    config: &AgentConfig,
-    tracker: &TaskTracker,
-    out: &mpsc::Sender<Event>,
-    stop: &CancellationToken,
-) {
-    let mut buses: BTreeMap<String, (crate::config::SerialLine, Vec<crate::config::Device>)> =
-        BTreeMap::new();
-    for device in &config.devices {
-        match &device.transport {
-            Transport::Tcp { .. } => {
-                if let Some(task) = TcpDevice::new(device.clone()) {
-                    tracker.spawn(task.run(out.clone(), stop.clone()));
-                }
-            }
-            Transport::Rtu(line) => {
-                let entry = buses
-                    .entry(line.path.display().to_string())
-                    .or_insert_with(|| (line.clone(), Vec::new()));
-                entry.1.push(device.clone());
-            }
-        }
-    }
-    for (line, devices) in buses.into_values() {
-        tracker.spawn(RtuBus::new(line, devices).run(out.clone(), stop.clone()));
-    }
-    for stream in &config.streams {
-        match StreamSource::new(stream.clone()) {
-            Ok(source) => {
-                tracker.spawn(source.run(out.clone(), stop.clone()));
-            }
-            // The config validation refuses what the decoder would; this is belt and braces.
-            Err(e) => error!(stream = %stream.id, error = %e, "serial stream not started"),
-        }
-    }
-}
-type SinkTask = tokio::task::JoinHandle<()>;
-
-fn start_sink(
-    config: &AgentConfig,
-    spool: SharedSpool,
-    stop: CancellationToken,
-) -> anyhow::Result<(Arc<Notify>, SinkTask)> {
-    let Some(table) = &config.mqtt else {
-        info!("no [mqtt] section: events go to stdout as JSON lines");
-        let waker = Arc::new(Notify::new());
-        let task = tokio::spawn(stdout_sink::run(
-            spool,
-            config.gateway.clone(),
-            Arc::clone(&waker),
-            stop,
-        ));
-        return Ok((waker, task));
-    };
-    let mqtt_config = mqtt::MqttConfig::from_table(table.clone()).context("[mqtt]")?;
-    let sink = mqtt::MqttSink::new(&mqtt_config, &config.gateway, spool).context("[mqtt]")?;
+    let sink = sinks::from_config(&config, spool.clone(), &stats).context("[mqtt]")?;
+    let sink_deadline = config
+        .mqtt
+        .as_ref()
+        .map_or(Duration::ZERO, |m| m.shutdown_grace)
+        + SINK_MARGIN;
     let waker = sink.waker();
-    let task = tokio::spawn(async move {
-        if let Err(e) = sink.run(stop).await {
-            error!(error = %e, "the MQTT sink stopped");
+
+    let mut stages = Stages::default();
+    stages.spawn(
+        format!("sink:{}", sink.name()),
+        StageKind::Sink,
+        sink.run(stop.sink.clone()),
+    );
+    let links = WriterLinks {
+        sink: Arc::clone(&waker),
+        give_up: stop.give_up.clone(),
+        stats: Arc::clone(&stats),
+    };
+    stages.spawn(
+        "spool writer",
+        StageKind::SpoolWriter,
+        spool_writer::run(spool.clone(), spool_rx, links),
+    );
+    let (reload_tx, reloads) = mpsc::channel(4);
+    let links = RulesLinks {
+        input: source_rx,
+        output: spool_tx,
+        reloads,
+        sources_gone: stop.sources_gone.clone(),
+        stats: Arc::clone(&stats),
+    };
+    stages.spawn(
+        "rules",
+        StageKind::Rules,
+        rules_stage::run(rules_stage, links),
+    );
+    if let Some(options) = reload {
+        let watcher = reload::watch(
+            options,
+            config.clone(),
+            reload_tx,
+            Arc::clone(&stats),
+            stop.sources.clone(),
+        );
+        stages.spawn("reload watcher", StageKind::Helper, watcher);
+    }
+    for source in sources::tasks(&config, &source_tx, &stop.sources, &stats) {
+        stages.spawn(source.name, StageKind::Source, async move {
+            source.task.await;
+            Ok::<(), std::convert::Infallible>(())
+        });
+    }
+
+    let first = tokio::select! {
+        () = shutdown.cancelled() => None,
+        exit = stages.next_exit() => exit,
+    };
+    let mut failures = Vec::new();
+    let (readings, spooled) = counts(&stats);
+    match first {
+        None => info!(
+            readings,
+            spooled,
+            "stopping: sources first, then the rules and the spool writer drain, then the sink"
+        ),
+        Some(exit) => {
+            error!(stage = %exit.stage, cause = %exit.outcome, "a stage stopped on its own: stopping the agent");
+            failures.push(exit);
         }
-    });
-    Ok((waker, task))
+    }
+    let mut exits = Vec::new();
+    stop_in_order(
+        &mut stages,
+        &stop,
+        &spool,
+        &waker,
+        sink_deadline,
+        &mut exits,
+    )
+    .await;
+    for exit in exits {
+        if !stop.expected(&exit) {
+            error!(stage = %exit.stage, cause = %exit.outcome, "stage failed while stopping");
+            failures.push(exit);
+        }
+    }
+    root.cancel();
+    if !stages.close(Duration::from_secs(1)).await {
+        warn!("some tasks were still running at the end");
+    }
+    let (readings, spooled) = counts(&stats);
+    let not_spooled = stats.not_spooled.load(Ordering::Relaxed);
+    info!(readings, spooled, not_spooled, "stopped");
+    match failures.first() {
+        None => Ok(()),
+        Some(Exit { stage, outcome, .. }) => {
+            anyhow::bail!("stage `{stage}` {outcome}; the agent stopped")
+        }
+    }
+}
+
+/// Readings the sources handed on, and events the writer spooled, so far.
+fn counts(stats: &AgentStats) -> (u64, u64) {
+    let readings = stats
+        .devices()
+        .iter()
+        .map(|(_, c)| c.readings.load(Ordering::Relaxed))
+        .sum();
+    (readings, stats.spooled.load(Ordering::Relaxed))
+}
+
+/// The tokens that stop each part of the path, all children of one root.
+struct Phases {
+    sources: CancellationToken,
+    /// The sources are stopped or left behind: the rules stage closes its input.
+    sources_gone: CancellationToken,
+    give_up: CancellationToken,
+    sink: CancellationToken,
+}
+
+impl Phases {
+    /// Whether `exit` is an orderly end: the stage returned after it was asked to stop
+    /// (the rules stage and the writer end once the sources are stopped), or anything after
+    /// the writer was told to give up (whose losses are counted and logged by the writer).
+    fn expected(&self, exit: &Exit) -> bool {
+        if self.give_up.is_cancelled() && exit.kind != StageKind::Sink {
+            return true;
+        }
+        let asked = match exit.kind {
+            StageKind::Source | StageKind::Rules | StageKind::SpoolWriter | StageKind::Helper => {
+                self.sources.is_cancelled()
+            }
+            StageKind::Sink => self.sink.is_cancelled(),
+        };
+        asked && exit.outcome == Outcome::Returned
+    }
+}
+
+/// Steps 1 to 4 of the module docs; every exit seen on the way goes to `exits`.
+async fn stop_in_order(
+    stages: &mut Stages,
+    stop: &Phases,
+    spool: &SharedSpool,
+    waker: &tokio::sync::Notify,
+    sink_deadline: Duration,
+    exits: &mut Vec<Exit>,
+) {
+    stop.sources.cancel();
+    let deadline = Instant::now() + SOURCES_DEADLINE;
+    if !stages.wait_for(StageKind::Source, deadline, exits).await {
+        let late: Vec<&str> = stages
+            .running()
+            .filter(|n| !n.starts_with("sink") && *n != "rules" && *n != "spool writer")
+            .collect();
+        warn!(
+            ?late,
+            "sources did not stop in time: left behind, their channel closed"
+        );
+    }
+    stop.sources_gone.cancel();
+    let deadline = Instant::now() + DRAIN_DEADLINE;
+    let drained = stages.wait_for(StageKind::Rules, deadline, exits).await
+        && stages
+            .wait_for(StageKind::SpoolWriter, deadline, exits)
+            .await;
+    if !drained {
+        warn!("the rules and the spool writer did not drain in time: the writer gives up");
+        stop.give_up.cancel();
+        let deadline = Instant::now() + GIVE_UP_GRACE;
+        if !(stages
+            .wait_for(StageKind::SpoolWriter, deadline, exits)
+            .await
+            && stages.wait_for(StageKind::Rules, deadline, exits).await)
+        {
+            error!("the rules stage or the spool writer did not end: events still queued are lost");
+        }
+    }
+    match tokio::time::timeout(FLUSH_DEADLINE, spool.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => error!(error = %e, "spool flush at shutdown failed"),
+        Err(_) => error!("spool flush at shutdown did not finish in time"),
+    }
+    stop.sink.cancel();
+    waker.notify_one();
+    let deadline = Instant::now() + sink_deadline;
+    if !stages.wait_for(StageKind::Sink, deadline, exits).await {
+        warn!("the sink did not finish in time; unsent events stay in the spool");
+    }
 }

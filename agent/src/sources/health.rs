@@ -21,7 +21,7 @@ pub const OFFLINE_AFTER: u32 = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
     /// The device answered with a Modbus exception: alive, but it said no.
-    Exception(String),
+    Exception(tokio_modbus::ExceptionCode),
     /// No answer within the timeout.
     Timeout,
     /// The link or the protocol broke (refused, reset, garbled).
@@ -60,6 +60,8 @@ impl std::fmt::Display for Failure {
 /// Counters of one device, shared with the status page and metrics.
 #[derive(Debug, Default)]
 pub struct DeviceCounters {
+    /// Readings handed to the next stage (good and bad quality).
+    pub readings: AtomicU64,
     pub reads_ok: AtomicU64,
     pub exceptions: AtomicU64,
     pub timeouts: AtomicU64,
@@ -180,7 +182,7 @@ mod tests {
     fn an_exception_degrades_a_device_but_never_takes_it_offline() {
         let mut health = DeviceHealth::new("d");
         assert_eq!(state_of(health.succeeded(0)), Some(HealthState::Online));
-        let exception = Failure::Exception("illegal data address".into());
+        let exception = Failure::Exception(tokio_modbus::ExceptionCode::IllegalDataAddress);
         assert_eq!(
             state_of(health.failed(&exception, 1)),
             Some(HealthState::Degraded)

@@ -16,7 +16,7 @@ use super::config::{Durability, SpoolConfig};
 use super::error::SpoolError;
 use super::open::{open_existing, OpenFailure};
 use super::record::{self, Priority};
-use super::stats::{PerClass, SpoolStats};
+use super::stats::{PerClass, SeqContinuity, SpoolStats};
 
 /// The result of [`inspect`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +71,12 @@ fn inspect_copy(dir: &Path, copy: &Path) -> Result<InspectReport, SpoolError> {
         }
     };
     let mut stats = spool.stats()?;
+    // The copy of a spool in use looks like a lossy crash, so `open` moved its counter past
+    // the seq reservation (with interval durability, far ahead). The last seq given out, as
+    // far as the disk knows, is the persisted counter's.
+    if let SeqContinuity::SkippedReservation { persisted_next, .. } = report.seq {
+        stats.last_seq = persisted_next.checked_sub(1).filter(|&s| s > 0);
+    }
     // The limit the agent last opened the spool with (0 if never recorded).
     stats.max_bytes = report.previous_max_bytes.unwrap_or(0);
     let mut seq_range = PerClass::default();

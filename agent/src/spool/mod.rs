@@ -82,7 +82,7 @@
 //!
 //! | key                                   | value                                      |
 //! |---------------------------------------|--------------------------------------------|
-//! | `r`, class byte, seq (8 bytes, BE)    | record: version byte `1`, then postcard of `{seq, class, enqueued_at_ms, payload}` |
+//! | `r`, class byte, seq (8 bytes, BE)    | record: version byte `2` (or `1`, read only), then postcard of `{seq, class, enqueued_at_ms, payload}` |
 //! | `q`, then the record key              | a record moved to quarantine, value as found |
 //! | `m/format`                            | `[1]`: layout version of the whole spool    |
 //! | `m/next_seq`                          | u64 BE: the next seq to assign             |
@@ -100,9 +100,12 @@
 //! that disagrees with its key is treated as undecodable.
 //!
 //! Versioning: postcard is not self-describing, so each record value starts
-//! with a version byte. A later version of this code adds a `RecordV2` and
-//! keeps reading version 1; an unknown version byte sends that record to
-//! quarantine. `m/format` versions the key layout: a spool with an unknown
+//! with a version byte, and so does each payload (the agent's; the spool only
+//! relies on the byte being there). Version 1 records predate payload
+//! versions: the spool hands their payloads out with the legacy payload
+//! version byte in front (see `record.rs`), so readers see one convention.
+//! A later layout adds a `RecordV3` and keeps reading the older ones; an
+//! unknown version byte sends that record to quarantine. `m/format` versions the key layout: a spool with an unknown
 //! format is moved aside as a whole.
 //!
 //! # Durability
@@ -169,7 +172,7 @@ use std::path::Path;
 pub use config::{Durability, FullPolicy, SpoolConfig, DEFAULT_MAX_BYTES, MIN_MAX_BYTES};
 pub use error::SpoolError;
 pub use inspect::{inspect, InspectReport};
-pub use record::{DecodeError, Priority, Record};
+pub use record::{DecodeError, Priority, Record, LEGACY_PAYLOAD_VERSION};
 pub use shared::SharedSpool;
 pub use stats::{
     Appended, DropCounters, DropReport, MovedAside, OpenReport, PerClass, SeqContinuity, SpoolStats,

@@ -4,11 +4,26 @@
 //! Value: [`RECORD_VERSION`], then postcard of [`RecordV1`]. The seq and class
 //! are repeated in the value so that a value found under the wrong key is
 //! detected as corrupt instead of being sent under a wrong seq.
+//!
+//! Record versions:
+//! - `2` (written now): the fields of [`RecordV1`]; the payload starts with its
+//!   own version byte (the agent's, see `event::payload`).
+//! - `1` (read only): the same fields, written before payloads carried a
+//!   version. Such a payload is handed out with [`LEGACY_PAYLOAD_VERSION`]
+//!   put in front of it, so that every payload handed out starts with its
+//!   version byte, whatever wrote it.
 
 use serde::{Deserialize, Serialize};
 
 /// The version byte that starts every record value written by this code.
-pub(crate) const RECORD_VERSION: u8 = 1;
+pub(crate) const RECORD_VERSION: u8 = 2;
+
+/// The last record version whose payloads carried no version byte of their own.
+const UNVERSIONED_PAYLOADS: u8 = 1;
+
+/// The payload version a record of version 1 is handed out with: its payload
+/// was the agent's event in the shape that became payload version 1.
+pub const LEGACY_PAYLOAD_VERSION: u8 = 1;
 
 /// Length of a record key: prefix, class, big-endian seq.
 pub(crate) const KEY_LEN: usize = 10;
@@ -155,7 +170,7 @@ pub(crate) fn encode(record: &RecordV1<'_>) -> Result<Vec<u8>, postcard::Error> 
 pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Record, DecodeError> {
     let (key_class, key_seq) = parse_key(key)?;
     let (&version, body) = value.split_first().ok_or(DecodeError::Empty)?;
-    if version != RECORD_VERSION {
+    if version != RECORD_VERSION && version != UNVERSIONED_PAYLOADS {
         return Err(DecodeError::UnknownVersion(version));
     }
     let (v1, rest): (RecordV1<'_>, _) =
@@ -171,11 +186,19 @@ pub(crate) fn decode(key: &[u8], value: &[u8]) -> Result<Record, DecodeError> {
             value_class: v1.class,
         });
     }
+    let payload = if version == UNVERSIONED_PAYLOADS {
+        let mut tagged = Vec::with_capacity(v1.payload.len() + 1);
+        tagged.push(LEGACY_PAYLOAD_VERSION);
+        tagged.extend_from_slice(v1.payload);
+        tagged
+    } else {
+        v1.payload.to_vec()
+    };
     Ok(Record {
         seq: v1.seq,
         class: v1.class,
         enqueued_at_ms: v1.enqueued_at_ms,
-        payload: v1.payload.to_vec(),
+        payload,
     })
 }
 
@@ -234,11 +257,25 @@ mod tests {
             payload: b"abc",
         })
         .expect("encodes");
-        value[0] = 2;
+        value[0] = 3;
         assert_eq!(
             decode(&key(Priority::Alert, 7), &value),
-            Err(DecodeError::UnknownVersion(2))
+            Err(DecodeError::UnknownVersion(3))
         );
+    }
+
+    #[test]
+    fn a_version_1_record_hands_out_its_payload_with_the_legacy_payload_version() {
+        let mut value = encode(&RecordV1 {
+            seq: 7,
+            class: Priority::Alert,
+            enqueued_at_ms: 0,
+            payload: b"abc",
+        })
+        .expect("encodes");
+        value[0] = UNVERSIONED_PAYLOADS;
+        let record = decode(&key(Priority::Alert, 7), &value).expect("decodes");
+        assert_eq!(record.payload, [LEGACY_PAYLOAD_VERSION, b'a', b'b', b'c']);
     }
 
     #[test]

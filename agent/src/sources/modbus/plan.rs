@@ -21,6 +21,23 @@ pub struct Read {
     pub serves: Vec<(usize, u16)>,
 }
 
+impl Read {
+    /// A read of `register` alone (index `index` in its group).
+    pub fn single(register: &Register, index: usize) -> Self {
+        let count = if register.table.is_bits() {
+            1
+        } else {
+            register.value_type.width()
+        };
+        Self {
+            table: register.table,
+            start: register.address,
+            count,
+            serves: vec![(index, 0)],
+        }
+    }
+}
+
 /// The requests that read every register of `registers`.
 pub fn plan_reads(registers: &[Register], merge: bool) -> Vec<Read> {
     let mut order: Vec<usize> = (0..registers.len()).collect();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use tokio_modbus::client::{Context, Reader};
+use tokio_modbus::ExceptionCode;
 use tokio_util::sync::CancellationToken;
 
 use super::decode;
@@ -80,6 +81,9 @@ pub struct GroupOutcome {
     pub values: Vec<Value>,
     /// Failed reads, with the registers each would have served.
     pub failures: Vec<(Failure, Vec<usize>)>,
+    /// Registers that a single read found refused with ILLEGAL DATA ADDRESS, after the
+    /// merged read they were part of was refused so (see [`poll_group`]).
+    pub culprits: Vec<usize>,
 }
 
 impl GroupOutcome {
@@ -91,6 +95,10 @@ impl GroupOutcome {
 
 /// Polls every read of `group`; stops at the first link failure (the rest would fail too, and
 /// a late answer on a broken link would be taken for the next request's).
+///
+/// A merged read refused with ILLEGAL DATA ADDRESS (exception 2) says only that some address
+/// in its range is not mapped: its registers are then read one by one, so that the good ones
+/// still give values and the one at fault is named ([`GroupOutcome::culprits`]).
 pub async fn poll_group(
     ctx: &mut Context,
     group: &PlannedGroup,
@@ -98,18 +106,61 @@ pub async fn poll_group(
 ) -> GroupOutcome {
     let mut outcome = GroupOutcome::default();
     for (i, read) in group.reads.iter().enumerate() {
-        match read_words(ctx, read, timeout).await {
-            Ok(words) => decode_into(group, read, &words, &mut outcome),
+        let result = read_words(ctx, read, timeout).await;
+        let broke = match result {
+            Ok(words) => {
+                decode_into(group, read, &words, &mut outcome);
+                false
+            }
+            Err(Failure::Exception(ExceptionCode::IllegalDataAddress)) if read.serves.len() > 1 => {
+                read_one_by_one(ctx, group, read, timeout, &mut outcome).await
+            }
             Err(failure) => {
                 let breaks = failure.breaks_link();
                 let served: Vec<usize> = read.serves.iter().map(|(r, _)| *r).collect();
                 outcome.failures.push((failure, served));
+                breaks
+            }
+        };
+        if broke {
+            // Everything after it is unread too: report those registers as failed.
+            let rest: Vec<usize> = group.reads[i + 1..]
+                .iter()
+                .flat_map(|r| r.serves.iter().map(|(r, _)| *r))
+                .collect();
+            if !rest.is_empty() {
+                outcome.failures.push((
+                    Failure::Transport("not read: the link failed earlier in this poll".into()),
+                    rest,
+                ));
+            }
+            break;
+        }
+    }
+    outcome
+}
+
+/// Reads each register of `read` alone; `true` if the link broke on the way (the registers
+/// not read are then reported failed).
+async fn read_one_by_one(
+    ctx: &mut Context,
+    group: &PlannedGroup,
+    read: &Read,
+    timeout: Duration,
+    outcome: &mut GroupOutcome,
+) -> bool {
+    for (n, &(register, _)) in read.serves.iter().enumerate() {
+        let single = Read::single(&group.registers[register], register);
+        match read_words(ctx, &single, timeout).await {
+            Ok(words) => decode_into(group, &single, &words, outcome),
+            Err(failure) => {
+                if failure == Failure::Exception(ExceptionCode::IllegalDataAddress) {
+                    outcome.culprits.push(register);
+                }
+                let breaks = failure.breaks_link();
+                outcome.failures.push((failure, vec![register]));
                 if breaks {
-                    // Everything after it is unread too: report those registers as failed.
-                    let rest: Vec<usize> = group.reads[i + 1..]
-                        .iter()
-                        .flat_map(|r| r.serves.iter().map(|(r, _)| *r))
-                        .collect();
+                    let rest: Vec<usize> = read.serves[n + 1..].iter().map(|(r, _)| *r).collect();
                     if !rest.is_empty() {
                         outcome.failures.push((
                             Failure::Transport(
@@ -118,12 +169,12 @@ pub async fn poll_group(
                             rest,
                         ));
                     }
-                    break;
+                    return true;
                 }
             }
         }
     }
-    outcome
+    false
 }
 
 /// One request, as 16-bit words (bits as 0 or 1).
@@ -161,7 +212,7 @@ pub async fn read_words(
 fn words(result: tokio_modbus::Result<Vec<u16>>) -> Result<Vec<u16>, Failure> {
     match result {
         Ok(Ok(words)) => Ok(words),
-        Ok(Err(exception)) => Err(Failure::Exception(exception.to_string())),
+        Ok(Err(exception)) => Err(Failure::Exception(exception)),
         Err(error) => Err(Failure::Transport(error.to_string())),
     }
 }

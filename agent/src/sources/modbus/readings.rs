@@ -40,3 +40,36 @@ pub fn events(
         });
     good.chain(bad).collect()
 }
+
+/// The error line and health event for each register of `outcome.culprits` not yet in
+/// `reported`: a register the device refuses with ILLEGAL DATA ADDRESS when read alone, so
+/// most likely a mistake in the register map. Reported once per register.
+pub fn culprit_events(
+    device: &str,
+    group: &PlannedGroup,
+    outcome: &GroupOutcome,
+    now_ms: i64,
+    reported: &mut std::collections::HashSet<String>,
+) -> Vec<Event> {
+    let mut events = Vec::new();
+    for &index in &outcome.culprits {
+        let register = &group.registers[index];
+        if !reported.insert(register.sensor.clone()) {
+            continue;
+        }
+        let detail = format!(
+            "{} register {} ({}) is refused with ILLEGAL DATA ADDRESS (exception 2) when read alone; the other registers of its merged read are read one by one",
+            register.table.name(),
+            register.address,
+            register.sensor
+        );
+        tracing::error!(device, sensor = %register.sensor, table = register.table.name(), address = register.address, "the device does not map this register: check the register map");
+        events.push(Event::health(
+            now_ms,
+            format!("device:{device}"),
+            crate::event::HealthState::Degraded,
+            detail,
+        ));
+    }
+    events
+}

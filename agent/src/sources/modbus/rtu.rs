@@ -28,11 +28,12 @@ use tracing::{info_span, warn, Instrument};
 use super::breaker::Breaker;
 use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
 use super::readings;
+use crate::backoff::Backoff;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
-use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth};
 use crate::sources::now_ms;
+use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
 
 /// Counters of one bus, shared with the status page and metrics.
@@ -75,7 +76,10 @@ struct BusSlave {
     due: Vec<Instant>,
     health: DeviceHealth,
     breaker: Breaker,
-    gap_marked: bool,
+    /// Per group: whether its current failure streak has had its bad readings.
+    gap_marked: Vec<bool>,
+    /// Sensors already reported as refused by the device (exception 2 when read alone).
+    culprits: std::collections::HashSet<String>,
 }
 
 /// One serial port and the RTU slaves on it.
@@ -101,11 +105,12 @@ impl RtuBus {
                     .collect();
                 BusSlave {
                     due: vec![now; groups.len()],
+                    gap_marked: vec![false; groups.len()],
                     health: DeviceHealth::new(&device.id),
                     groups,
                     device,
                     breaker: Breaker::default(),
-                    gap_marked: false,
+                    culprits: Default::default(),
                 }
             })
             .collect();
@@ -135,7 +140,11 @@ impl RtuBus {
             let started = Instant::now();
             let silence = inter_frame_silence(&self.line);
             let mut opener = PortOpener::new(self.line.clone());
-            let mut reopen = Backoff::new(Duration::from_millis(200), Duration::from_secs(30));
+            let mut reopen = Backoff::seeded(
+                Duration::from_millis(200),
+                Duration::from_secs(30),
+                &self.line.path.display().to_string(),
+            );
             let mut ctx: Option<Context> = None;
             loop {
                 self.counters
@@ -161,19 +170,16 @@ impl RtuBus {
                             ctx.insert(c)
                         }
                         Err(failure) => {
-                            let events: Vec<_> = self
-                                .slaves
-                                .iter_mut()
-                                .filter_map(|s| {
-                                    s.health.unreachable(&failure.to_string(), now_ms())
-                                })
-                                .collect();
-                            if !send_all(&out, events).await {
-                                return;
+                            for slave in &mut self.slaves {
+                                let event =
+                                    slave.health.unreachable(&failure.to_string(), now_ms());
+                                if !send_all(&out, event, &slave.health.counters).await {
+                                    return;
+                                }
                             }
                             tokio::select! {
                                 _ = shutdown.cancelled() => return,
-                                _ = tokio::time::sleep(reopen.next_wait()) => continue,
+                                _ = tokio::time::sleep(reopen.next_delay()) => continue,
                             }
                         }
                     },
@@ -227,8 +233,8 @@ impl RtuBus {
         let group = &slave.groups[g];
         let outcome = poll_group(ctx, group, slave.device.timeout).await;
         let now = now_ms();
-        let mut events = readings::events(group, &outcome, now, !slave.gap_marked);
-        slave.gap_marked = !outcome.failures.is_empty();
+        let mut events = readings::events(group, &outcome, now, !slave.gap_marked[g]);
+        slave.gap_marked[g] = !outcome.failures.is_empty();
         if !outcome.values.is_empty() {
             slave.breaker.succeeded();
             events.extend(slave.health.succeeded(now));
@@ -236,6 +242,14 @@ impl RtuBus {
         for (failure, _) in &outcome.failures {
             events.extend(slave.health.failed(failure, now));
         }
+        let id = &slave.device.id;
+        events.extend(readings::culprit_events(
+            id,
+            group,
+            &outcome,
+            now,
+            &mut slave.culprits,
+        ));
         let link_broke = outcome.link_broken();
         if link_broke {
             let was_open = slave.breaker.is_open();
@@ -245,17 +259,10 @@ impl RtuBus {
             }
         }
         slave.due[g] = next_due(when, group.interval, &slave.health.counters.overruns);
-        send_all(out, events).await.then_some(link_broke)
+        send_all(out, events, &slave.health.counters)
+            .await
+            .then_some(link_broke)
     }
-}
-
-async fn send_all(out: &mpsc::Sender<Event>, events: Vec<Event>) -> bool {
-    for event in events {
-        if out.send(event).await.is_err() {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]

@@ -3,7 +3,20 @@
 //!
 //! After a timeout or a broken link the connection is dropped and made again: a late answer
 //! on the old connection would otherwise be taken for the answer to the next request.
+//!
+//! Invariants, whatever the device does:
+//! - **The schedule holds across connections.** Each group's next due time lives with the
+//!   device, not the connection: a reconnect never polls a group before it is due, so a
+//!   device that accepts connections and breaks every answer is polled no faster than
+//!   configured.
+//! - **A broken link is followed by a pause**: the same capped, jittered backoff as a failed
+//!   connect, reset only by a poll that read something. Such a device costs a connection
+//!   per backoff step, not thousands a second.
+//! - **One bad-quality reading per register per failure streak**: the gap is marked per
+//!   group on the first failed poll and not again until a poll of that group succeeds,
+//!   however many connections the streak spans.
 
+use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,11 +28,12 @@ use tracing::{debug, info_span, Instrument};
 
 use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
 use super::{connect, readings};
+use crate::backoff::Backoff;
 use crate::config::{Device, Transport};
 use crate::event::Event;
-use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth};
 use crate::sources::now_ms;
+use crate::sources::send::send_all;
 
 /// The first wait before a reconnect, and the cap.
 pub const RECONNECT_MIN: Duration = Duration::from_millis(200);
@@ -33,6 +47,20 @@ pub struct TcpDevice {
     groups: Vec<PlannedGroup>,
     health: DeviceHealth,
     backoff: Backoff,
+    /// When each group is due next (set at the first connection).
+    due: Vec<Option<Instant>>,
+    /// Whether each group's current failure streak has had its bad readings.
+    gap_marked: Vec<bool>,
+    /// Sensors already reported as refused by the device (exception 2 when read alone).
+    culprits: HashSet<String>,
+}
+
+/// How a connection ended.
+enum LinkEnd {
+    /// Shutdown, or nobody listens: end the task.
+    Stop,
+    /// The link broke: pause, then connect again.
+    Broken,
 }
 
 impl TcpDevice {
@@ -42,18 +70,22 @@ impl TcpDevice {
             return None;
         };
         let address = address.clone();
-        let groups = device
+        let groups: Vec<PlannedGroup> = device
             .polls
             .iter()
             .map(|g| PlannedGroup::new(g, device.merge_reads))
             .collect();
         let health = DeviceHealth::new(&device.id);
+        let backoff = Backoff::seeded(RECONNECT_MIN, RECONNECT_MAX, &device.id);
         Some(Self {
+            due: vec![None; groups.len()],
+            gap_marked: vec![false; groups.len()],
+            culprits: HashSet::new(),
             device,
             address,
             groups,
             health,
-            backoff: Backoff::new(RECONNECT_MIN, RECONNECT_MAX),
+            backoff,
         })
     }
 
@@ -70,29 +102,29 @@ impl TcpDevice {
                     _ = shutdown.cancelled() => return,
                     c = connect::tcp(&self.address, self.device.unit, self.device.timeout) => c,
                 };
-                let mut ctx = match connected {
-                    Ok(ctx) => ctx,
-                    Err(failure) => {
-                        if let Some(event) = self.health.unreachable(&failure.to_string(), now_ms())
-                        {
-                            if out.send(event).await.is_err() {
-                                return;
-                            }
-                        }
-                        let wait = self.backoff.next_wait();
-                        debug!(?wait, "reconnecting after a pause");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return,
-                            _ = tokio::time::sleep(wait) => continue,
+                match connected {
+                    Ok(mut ctx) => {
+                        self.health
+                            .counters
+                            .connects
+                            .fetch_add(1, Ordering::Relaxed);
+                        match self.poll_until_link_breaks(&mut ctx, &out, &shutdown).await {
+                            LinkEnd::Stop => return,
+                            LinkEnd::Broken => {}
                         }
                     }
-                };
-                self.health
-                    .counters
-                    .connects
-                    .fetch_add(1, Ordering::Relaxed);
-                if !self.poll_until_link_breaks(&mut ctx, &out, &shutdown).await {
-                    return;
+                    Err(failure) => {
+                        let event = self.health.unreachable(&failure.to_string(), now_ms());
+                        if !send_all(&out, event, &self.health.counters).await {
+                            return;
+                        }
+                    }
+                }
+                let wait = self.backoff.next_delay();
+                debug!(?wait, "reconnecting after a pause");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = tokio::time::sleep(wait) => {}
                 }
             }
         }
@@ -100,45 +132,62 @@ impl TcpDevice {
         .await;
     }
 
-    /// Polls every group at its interval; returns `false` when the task should end (shutdown,
-    /// or nobody listens), `true` when the link broke and must be made again.
+    /// Polls every group when it is due, until the link breaks or the task should end.
     async fn poll_until_link_breaks(
         &mut self,
         ctx: &mut tokio_modbus::client::Context,
         out: &mpsc::Sender<Event>,
         shutdown: &CancellationToken,
-    ) -> bool {
-        let start = Instant::now();
-        let mut due: Vec<Instant> = vec![start; self.groups.len()];
-        let mut gap_marked = false;
+    ) -> LinkEnd {
+        let now = Instant::now();
+        for due in &mut self.due {
+            // Due since the link broke: once now, not once per missed interval.
+            *due = Some(due.map_or(now, |d| d.max(now)));
+        }
         loop {
-            let Some((index, &when)) = due.iter().enumerate().min_by_key(|(_, when)| **when) else {
-                return false;
+            let Some((index, when)) = self
+                .due
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| d.map(|d| (i, d)))
+                .min_by_key(|(_, when)| *when)
+            else {
+                return LinkEnd::Stop;
             };
             if !wait_until(when, shutdown).await {
-                return false;
+                return LinkEnd::Stop;
             }
             let group = &self.groups[index];
             let outcome = poll_group(ctx, group, self.device.timeout).await;
+            self.due[index] = Some(next_due(
+                when,
+                group.interval,
+                &self.health.counters.overruns,
+            ));
             let now = now_ms();
-            let mut events = readings::events(group, &outcome, now, !gap_marked);
-            gap_marked = !outcome.failures.is_empty();
+            let mut events = readings::events(group, &outcome, now, !self.gap_marked[index]);
+            self.gap_marked[index] = !outcome.failures.is_empty();
             if !outcome.values.is_empty() {
+                self.backoff.reset();
                 events.extend(self.health.succeeded(now));
             }
             for (failure, _) in &outcome.failures {
                 events.extend(self.health.failed(failure, now));
             }
-            for event in events {
-                if out.send(event).await.is_err() {
-                    return false;
-                }
+            let id = &self.device.id;
+            events.extend(readings::culprit_events(
+                id,
+                group,
+                &outcome,
+                now,
+                &mut self.culprits,
+            ));
+            if !send_all(out, events, &self.health.counters).await {
+                return LinkEnd::Stop;
             }
             if outcome.link_broken() {
-                return true;
+                return LinkEnd::Broken;
             }
-            self.backoff.reset();
-            due[index] = next_due(when, group.interval, &self.health.counters.overruns);
         }
     }
 }

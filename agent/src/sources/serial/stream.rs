@@ -13,7 +13,8 @@
 //!
 //! Invariants:
 //! - the task ends only when `shutdown` is cancelled or nobody receives its events; every
-//!   wait (read, send, backoff) is raced against `shutdown`;
+//!   wait for the port (open, read, backoff) is raced against `shutdown`, but sends are not:
+//!   what was read goes downstream, which drains at shutdown (`sources::send`);
 //! - decoding changes health once per period at most: a period with any dropped frame or
 //!   line is a `Decode` failure (degraded); online again takes `recover_periods` clean periods in a row
 //!   after decode errors, one after anything else; silence and broken ports are judged as
@@ -32,11 +33,12 @@ use tracing::{debug, info, info_span, Instrument};
 
 use super::counters::StreamCounters;
 use super::decoder::{DecoderError, StreamDecoder};
+use crate::backoff::Backoff;
 use crate::config::{SerialLine, Stream};
 use crate::event::{Event, HealthState};
-use crate::sources::backoff::Backoff;
 use crate::sources::health::{DeviceCounters, DeviceHealth, Failure};
 use crate::sources::now_ms;
+use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
 
 /// The timings of a stream task; [`Default`] is what the agent runs with.
@@ -93,7 +95,7 @@ impl StreamSource {
         let timing = StreamTiming::default();
         Ok(Self {
             health: DeviceHealth::new(&stream.id),
-            backoff: Backoff::new(timing.reopen_min, timing.reopen_max),
+            backoff: Backoff::seeded(timing.reopen_min, timing.reopen_max, &stream.id),
             id: stream.id,
             line: stream.line,
             decoder,
@@ -104,7 +106,7 @@ impl StreamSource {
     }
 
     pub fn with_timing(mut self, timing: StreamTiming) -> Self {
-        self.backoff = Backoff::new(timing.reopen_min, timing.reopen_max);
+        self.backoff = Backoff::seeded(timing.reopen_min, timing.reopen_max, &self.id);
         self.timing = timing;
         self
     }
@@ -148,7 +150,7 @@ impl StreamSource {
                     }
                     Err(failure) => {
                         let event = self.health.unreachable(&failure.to_string(), now_ms());
-                        if send_all(&out, event, &shutdown).await {
+                        if send_all(&out, event, &self.health.counters).await {
                             Stopped::Reopen
                         } else {
                             Stopped::End
@@ -158,7 +160,7 @@ impl StreamSource {
                 if matches!(stopped, Stopped::End) {
                     return;
                 }
-                let wait = self.backoff.next_wait();
+                let wait = self.backoff.next_delay();
                 debug!(?wait, "reopening the port after a pause");
                 tokio::select! {
                     () = shutdown.cancelled() => return,
@@ -187,7 +189,7 @@ impl StreamSource {
                 () = shutdown.cancelled() => return Stopped::End,
                 _ = period.tick() => {
                     let event = self.judge_period();
-                    if !send_all(out, event, shutdown).await {
+                    if !send_all(out, event, &self.health.counters).await {
                         return Stopped::End;
                     }
                     continue;
@@ -203,7 +205,7 @@ impl StreamSource {
                         last_data = Instant::now();
                         self.backoff.reset();
                         self.decoder.push(&buf[..n], now_ms(), &mut events);
-                        if !send_all(out, events.drain(..), shutdown).await {
+                        if !send_all(out, events.drain(..), &self.health.counters).await {
                             return Stopped::End;
                         }
                         continue;
@@ -212,7 +214,7 @@ impl StreamSource {
                 },
             };
             let event = self.health.failed(&failure, now_ms());
-            if !send_all(out, event, shutdown).await {
+            if !send_all(out, event, &self.health.counters).await {
                 return Stopped::End;
             }
             let silent_long = self.health.state() == Some(HealthState::Offline);
@@ -242,22 +244,4 @@ impl StreamSource {
         self.decode_degraded = false;
         self.health.succeeded(now_ms())
     }
-}
-
-/// Sends every event; `false` if the task should end. Events already decoded still go out
-/// after shutdown while the channel has room (a window's readings and feature sets are not
-/// cut in half); only a full channel at shutdown drops the rest.
-async fn send_all(
-    out: &mpsc::Sender<Event>,
-    events: impl IntoIterator<Item = Event>,
-    shutdown: &CancellationToken,
-) -> bool {
-    for event in events {
-        tokio::select! {
-            biased;
-            sent = out.send(event) => if sent.is_err() { return false },
-            () = shutdown.cancelled() => return false,
-        }
-    }
-    true
 }

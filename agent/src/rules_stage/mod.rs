@@ -1,5 +1,6 @@
 //! The rules stage: readings in, readings, features and alert transitions out, one engine per
-//! sensor, created the first time the sensor is seen.
+//! sensor, created the first time the sensor is seen. [`RulesStage`] is the synchronous
+//! logic; [`run`] (in `task.rs`) is the task that feeds it from the sources' channel.
 //!
 //! Only good-quality readings reach an engine; bad ones are forwarded as they are (they mark
 //! a gap). A sample the engine rejects (NaN, out of its range) is counted per sensor and
@@ -12,6 +13,9 @@
 //! The sensor's plan shares its rules with every sensor of the same kind ([`RuleSet::plan`])
 //! and its runner is sized to them ([`SensorRunner::new`]).
 
+mod reload;
+mod task;
+
 use std::collections::HashMap;
 
 use edge_rules::lang::{RuleSet, SensorPlan, SensorRunner};
@@ -19,6 +23,9 @@ use edge_rules::Feature;
 use tracing::warn;
 
 use crate::event::{Alert, Event, EventBody, FeatureSet, Quality};
+
+pub use reload::ReloadSummary;
+pub use task::{run, Reload, RulesLinks, RulesTaskError};
 
 /// Whether a feature goes into a `features` event: every window feature. `value` is the
 /// reading itself, and `ewma` is not a window feature.

@@ -1,4 +1,5 @@
-//! Capped, jittered exponential backoff between connection attempts.
+//! Capped, jittered exponential backoff between connection attempts, for every reconnecting
+//! part of the agent: the MQTT sink, Modbus TCP devices, RTU buses and serial streams.
 //!
 //! Attempt `n` (counting failures since the last working connection) waits a
 //! delay drawn uniformly from `[d/2, d]`, with `d = min(max, min * 2^(n-1))`.
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 /// Reconnection delays.
 #[derive(Debug, Clone)]
-pub(crate) struct Backoff {
+pub struct Backoff {
     min: Duration,
     max: Duration,
     failures: u32,
@@ -19,7 +20,7 @@ pub(crate) struct Backoff {
 
 impl Backoff {
     /// `min` is the first delay's upper end, `max` the cap; `seed` feeds the jitter.
-    pub(crate) fn new(min: Duration, max: Duration, seed: u64) -> Self {
+    pub fn new(min: Duration, max: Duration, seed: u64) -> Self {
         Backoff {
             min,
             max: max.max(min),
@@ -28,8 +29,14 @@ impl Backoff {
         }
     }
 
+    /// `min` to `max`, jitter seeded from the clock and `name` (a device or client id), so
+    /// that gateways and devices restarted together spread their attempts.
+    pub fn seeded(min: Duration, max: Duration, name: &str) -> Self {
+        Self::new(min, max, Self::seed_from(name))
+    }
+
     /// A seed from the wall clock and a name (the client id).
-    pub(crate) fn seed_from(name: &str) -> u64 {
+    pub fn seed_from(name: &str) -> u64 {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -39,12 +46,12 @@ impl Backoff {
     }
 
     /// Failed attempts since the last working connection.
-    pub(crate) fn failures(&self) -> u32 {
+    pub fn failures(&self) -> u32 {
         self.failures
     }
 
     /// Records a failed attempt and returns how long to wait before the next.
-    pub(crate) fn next_delay(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         self.failures = self.failures.saturating_add(1);
         let doublings = self.failures.saturating_sub(1).min(32);
         let ceiling = self
@@ -63,7 +70,7 @@ impl Backoff {
     }
 
     /// The connection works again: the next failure starts from `min`.
-    pub(crate) fn reset(&mut self) {
+    pub fn reset(&mut self) {
         self.failures = 0;
     }
 

@@ -1,0 +1,95 @@
+//! The rules stage as a task: events from the sources in, what the rules made of them out
+//! to the spool writer, and new rules in between events when a reload delivers them.
+//!
+//! Shutdown is a drain, never an abort: the task ends when its input is closed and empty.
+//! The input closes when the last source drops its sender; if a source is stuck past the
+//! sources' deadline, the wiring cancels `sources_gone`, and the task closes its receiver
+//! itself, which refuses further sends but still yields every event already queued.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use edge_rules::lang::RuleSet;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use super::RulesStage;
+use crate::event::Event;
+use crate::stats::AgentStats;
+
+/// What a reload hands the stage: new rules (or none, when the reload was refused) and a
+/// health event saying what happened, spooled in order with the events around it.
+#[derive(Debug)]
+pub struct Reload {
+    pub rules: Option<(RuleSet, bool)>,
+    pub health: Event,
+}
+
+/// Why the rules stage stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RulesTaskError {
+    #[error("the spool writer stopped receiving; {unsent} event(s) of the rules not passed on")]
+    WriterGone { unsent: usize },
+}
+
+/// The stage's channels.
+#[derive(Debug)]
+pub struct RulesLinks {
+    pub input: mpsc::Receiver<Event>,
+    pub output: mpsc::Sender<Event>,
+    pub reloads: mpsc::Receiver<Reload>,
+    pub sources_gone: CancellationToken,
+    pub stats: Arc<AgentStats>,
+}
+
+/// Runs `stage` over the input until it is closed and drained, sending to the output. If
+/// the writer stops receiving, what could not be passed on is counted in
+/// [`AgentStats::not_spooled`].
+pub async fn run(mut stage: RulesStage, links: RulesLinks) -> Result<(), RulesTaskError> {
+    let RulesLinks {
+        mut input,
+        output,
+        mut reloads,
+        sources_gone,
+        stats,
+    } = links;
+    let mut out = Vec::new();
+    let mut closed = false;
+    loop {
+        let next = tokio::select! {
+            biased;
+            Some(reload) = reloads.recv() => {
+                if let Some((rules, forward_readings)) = reload.rules {
+                    let summary = stage.replace_rules(rules, forward_readings);
+                    info!(kept = summary.kept, rebuilt = summary.rebuilt, "new rules running");
+                }
+                out.push(reload.health);
+                None
+            }
+            next = input.recv() => match next {
+                Some(event) => Some(event),
+                None => return Ok(()),
+            },
+            () = sources_gone.cancelled(), if !closed => {
+                input.close();
+                closed = true;
+                continue;
+            }
+        };
+        if let Some(event) = next {
+            stage.process(event, &mut out);
+        }
+        let made = out.len();
+        for (sent, event) in out.drain(..).enumerate() {
+            if output.send(event).await.is_err() {
+                input.close();
+                let unsent = made - sent + input.len();
+                stats
+                    .not_spooled
+                    .fetch_add(unsent as u64, Ordering::Relaxed);
+                return Err(RulesTaskError::WriterGone { unsent });
+            }
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Counters the running agent shares with whoever wants to show them (the metrics endpoint,
+//! the status page, tests): plain atomics and small locked values, filled in by the wiring
+//! and the stages, read without stopping anything.
+//!
+//! The wiring ([`pipeline::run_with`](crate::pipeline::run_with)) takes an `Arc<AgentStats>`
+//! and registers into it what it starts; nothing here is computed on read.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use crate::mqtt::SinkStatsHandle;
+use crate::sources::health::DeviceCounters;
+
+/// See the module docs.
+#[derive(Debug, Default)]
+pub struct AgentStats {
+    /// The health counters of every Modbus device and serial stream, by id, in start order.
+    pub devices: Mutex<Vec<(String, Arc<DeviceCounters>)>>,
+    /// Events the spool writer appended to the spool.
+    pub spooled: AtomicU64,
+    /// Events that never reached the spool: refused by a full spool (`full_policy =
+    /// "reject"`) when the shutdown deadline passed, or refused by the spool with an error.
+    pub not_spooled: AtomicU64,
+    /// Rule and config reloads that took effect.
+    pub reloads: AtomicU64,
+    /// Reloads refused because the new files did not pass `check`.
+    pub reloads_refused: AtomicU64,
+    /// The content hashes of the rule files now running, sorted (`file:hash`).
+    pub rule_hash: Mutex<String>,
+    /// The MQTT sink's statistics, when the sink is MQTT.
+    pub sink: Mutex<Option<SinkStatsHandle>>,
+}
+
+impl AgentStats {
+    /// Registers the counters of a device or stream.
+    pub fn add_device(&self, id: &str, counters: Arc<DeviceCounters>) {
+        lock(&self.devices).push((id.to_owned(), counters));
+    }
+
+    /// A copy of the registered device counters.
+    pub fn devices(&self) -> Vec<(String, Arc<DeviceCounters>)> {
+        lock(&self.devices).clone()
+    }
+}
+
+/// Locks a stats value. A panic while one was held cannot leave it half-written (each is
+/// replaced or pushed in one step), so a poisoned lock is simply taken over.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
