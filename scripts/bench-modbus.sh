@@ -6,7 +6,11 @@
 # build. Arguments go to the harness, e.g. `--seconds 20 --warm-up 5` or `--only throughput`
 # (see agent/examples/modbus_load/main.rs). Run it on a quiet machine: the figures are CPU
 # shares and the server shares the cores.
+#
+# Honours CARGO_TARGET_DIR: the binaries are found where cargo says it builds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --quiet --release -p edge-agent --bin edge-agent --example modbus_load
-exec target/release/examples/modbus_load --agent target/release/edge-agent "$@"
+echo "bench-modbus: building edge-agent and the harness in release..." >&2
+cargo build --release -p edge-agent --bin edge-agent --example modbus_load
+target_dir=$(cargo metadata --format-version 1 --no-deps | grep -o '"target_directory":"[^"]*"' | cut -d'"' -f4)
+exec "$target_dir/release/examples/modbus_load" --agent "$target_dir/release/edge-agent" "$@"

@@ -6,6 +6,9 @@
 #   - .tools/venv: a Python virtualenv with third-party peers the tests talk to
 #     (pymodbus: a Modbus master/server not written here).
 #   - mosquitto (Debian): the real MQTT broker the store-and-forward tests start on a free port.
+#   - prometheus (Debian): its `promtool check metrics` validates the agent's /metrics.
+#   - chromium, chromium-driver (Debian): the headless browser that drives the status page
+#     (agent/tests/status_page.rs).
 #   - qemu-user, and Debian's C library for arm64 and armhf (multi-arch: the dynamic loader
 #     and libc the ARM binaries link): scripts/test-packages.sh runs the ARM builds under
 #     qemu-user. systemd (systemd-analyze) scores the service unit.
@@ -17,7 +20,7 @@ cd "$(dirname "$0")/.."
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto qemu-user systemd binutils libc6:arm64 libc6:armhf)
+apt_packages=(mosquitto prometheus chromium chromium-driver qemu-user systemd binutils libc6:arm64 libc6:armhf)
 foreign_architectures=(arm64 armhf)
 sudo_cmd=""
 [ "$(id -u)" = 0 ] || sudo_cmd="sudo"

@@ -10,7 +10,8 @@ mod cli;
 fn main() -> ExitCode {
     cli::tune_malloc();
     let args = cli::Cli::parse();
-    cli::init_tracing(args.verbose, args.log_format);
+    let quiet = args.quiet_logs();
+    cli::init_tracing(args.verbose, args.log_format, quiet);
     match cli::run(args) {
         Ok(code) => code,
         Err(error) => {

@@ -5,11 +5,14 @@
 //! The wiring ([`pipeline::run_with`](crate::pipeline::run_with)) takes an `Arc<AgentStats>`
 //! and registers into it what it starts; nothing here is computed on read.
 
-use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::mqtt::SinkStatsHandle;
+use crate::observe::StatusModel;
 use crate::sources::health::DeviceCounters;
+use crate::sources::serial::StreamCounters;
+use crate::spool::SharedSpool;
 
 /// See the module docs.
 #[derive(Debug, Default)]
@@ -29,12 +32,31 @@ pub struct AgentStats {
     pub rule_hash: Mutex<String>,
     /// The MQTT sink's statistics, when the sink is MQTT.
     pub sink: Mutex<Option<SinkStatsHandle>>,
+    /// The frame and line counters of every serial stream, by id, in start order.
+    pub streams: Mutex<Vec<(String, Arc<StreamCounters>)>>,
+    /// The spool, once open (its statistics are read on demand).
+    pub spool: OnceLock<SharedSpool>,
+    /// Set once every source task is started.
+    pub sources_started: AtomicBool,
+    /// The status page's picture of the plant, fed by the rules stage
+    /// ([`crate::observe::model`]).
+    pub status: Mutex<StatusModel>,
 }
 
 impl AgentStats {
     /// Registers the counters of a device or stream.
     pub fn add_device(&self, id: &str, counters: Arc<DeviceCounters>) {
         lock(&self.devices).push((id.to_owned(), counters));
+    }
+
+    /// Registers the frame and line counters of a serial stream.
+    pub fn add_stream(&self, id: &str, counters: Arc<StreamCounters>) {
+        lock(&self.streams).push((id.to_owned(), counters));
+    }
+
+    /// A copy of the registered stream counters.
+    pub fn streams(&self) -> Vec<(String, Arc<StreamCounters>)> {
+        lock(&self.streams).clone()
     }
 
     /// A copy of the registered device counters.

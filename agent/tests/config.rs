@@ -47,6 +47,22 @@ fn the_documented_example_loads_with_the_values_it_documents() {
     assert!(
         matches!(&config.streams[1].format, StreamFormat::TextLines { sensor, .. } if sensor == "gearbox.oil.temperature")
     );
+    assert_eq!(config.http, edge_agent::http::HttpConfig::default());
+    assert_eq!(config.http.listen.to_string(), "127.0.0.1:9180");
+}
+
+#[test]
+fn an_http_listener_off_loopback_needs_a_token_file() {
+    let base = "[agent]\ngateway = \"g\"\n";
+    let open = format!("{base}[http]\nlisten = \"0.0.0.0:9180\"\n");
+    let found = errors(&open);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].contains("token_file"), "{found:?}");
+    let guarded = format!("{open}token_file = \"/etc/edge-agent/http-token\"\n");
+    let config = config::parse("t.toml", &guarded).expect("a token makes it valid");
+    assert!(config.http.token_file.is_some());
+    let typo = format!("{base}[http]\nport = 80\n");
+    assert!(errors(&typo)[0].contains("port"), "{:?}", errors(&typo));
 }
 
 fn errors(text: &str) -> Vec<String> {

@@ -15,7 +15,8 @@ pub fn edge_agent_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
-            let status = Command::new(env!("CARGO"))
+            let mut build = Command::new(env!("CARGO"));
+            build
                 .args([
                     "build",
                     "--quiet",
@@ -24,9 +25,27 @@ pub fn edge_agent_binary() -> PathBuf {
                     "--bin",
                     "edge-agent",
                 ])
-                .current_dir(workspace())
-                .status()
-                .expect("cargo runs");
+                .current_dir(workspace());
+            // `cargo test` sets these for the test crate; a build script that watches one
+            // (ring's watches CARGO_MANIFEST_DIR) would otherwise see it change and rebuild
+            // ring, rustls and everything above them, about a minute, once per test binary.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy();
+                if key.starts_with("CARGO_PKG_")
+                    || matches!(
+                        key.as_ref(),
+                        "CARGO_MANIFEST_DIR"
+                            | "CARGO_MANIFEST_PATH"
+                            | "CARGO_CRATE_NAME"
+                            | "CARGO_PRIMARY_PACKAGE"
+                            | "CARGO_TARGET_TMPDIR"
+                            | "OUT_DIR"
+                    )
+                {
+                    build.env_remove(key.as_ref());
+                }
+            }
+            let status = build.status().expect("cargo runs");
             assert!(status.success(), "edge-agent builds");
             let target = std::env::var_os("CARGO_TARGET_DIR")
                 .map_or_else(|| workspace().join("target"), PathBuf::from);

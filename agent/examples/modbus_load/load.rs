@@ -18,17 +18,23 @@ pub fn target_rate() -> f64 {
 
 /// The agent's configuration: every load unit of the server at `addr` as a TCP device, one
 /// poll group of [`REGISTERS`] registers (or no device at all); `durability_ms` `None` keeps the
-/// spool's default.
+/// spool's default. `http`: the local listener (metrics, status page) on a free port, or off.
 pub fn agent_config(
     addr: &str,
     data_dir: &Path,
     durability_ms: Option<u64>,
     devices: bool,
+    http: bool,
 ) -> String {
     let mut s = format!(
         "[agent]\ngateway = \"bench\"\ndata_dir = \"{}\"\nforward_readings = true\n",
         data_dir.display()
     );
+    s += if http {
+        "[http]\nlisten = \"127.0.0.1:0\"\n"
+    } else {
+        "[http]\nenabled = false\n"
+    };
     if let Some(ms) = durability_ms {
         s += &format!("[spool]\ndurability = {{ interval_ms = {ms} }}\n");
     }

@@ -20,7 +20,11 @@
 //! - **Load**: 100 devices × 20 registers at 100 ms. First `edge-agent run` with no device (the
 //!   floor), then `edge-agent poll` (the same source tasks, every event printed, no rules,
 //!   spool or sink), then `edge-agent run` with `forward_readings = true` and no `[mqtt]`, at
-//!   the spool's default durability and at `{ interval_ms = 500 }`. Every row runs the real
+//!   the spool's default durability and at `{ interval_ms = 500 }`, all with the HTTP listener
+//!   off; then at the default durability with the listener on (metrics and status page), with
+//!   the page closed and with it open (`viewer.rs`: the event stream read, the trend fetched
+//!   every 3 s, `/metrics` scraped every 15 s). `--only http` runs the last three rows alone.
+//!   Every row runs the real
 //!   `edge-agent` binary. Its stdout (one JSON line per event) goes into a pipe
 //!   that this process reads, counts and discards, which is how readings/s delivered end to
 //!   end are known. After the warm-up, the window measures the agent's CPU (utime + stime, %
@@ -36,6 +40,7 @@ mod load;
 mod procfs;
 mod server;
 mod throughput;
+mod viewer;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -66,6 +71,8 @@ struct Options {
     tx_seconds: u64,
     throughput: bool,
     load: bool,
+    /// Only the rows that show what the HTTP listener and the status page cost.
+    http_only: bool,
     /// Keep the work directory (configs, agent logs, spools) instead of deleting it.
     keep: bool,
 }
@@ -85,6 +92,7 @@ impl Options {
             tx_seconds: 10,
             throughput: true,
             load: true,
+            http_only: false,
             keep: false,
         };
         let mut it = args.iter();
@@ -99,7 +107,11 @@ impl Options {
                 "--only" => match value()?.as_str() {
                     "throughput" => o.load = false,
                     "load" => o.throughput = false,
-                    other => bail!("--only throughput or --only load, not {other}"),
+                    "http" => {
+                        o.throughput = false;
+                        o.http_only = true;
+                    }
+                    other => bail!("--only throughput, load or http, not {other}"),
                 },
                 other => bail!("unknown argument {other} (see the doc at the top of main.rs)"),
             }
@@ -268,7 +280,10 @@ enum Variant {
     Idle,
     /// `edge-agent poll` (no `--once`): the sources alone, every event printed.
     Poll,
+    /// `edge-agent run` (HTTP listener off), with the spool's durability.
     Agent(Option<u64>),
+    /// `edge-agent run`, default durability, HTTP listener on; `page`: the status page open.
+    Http { page: bool },
 }
 
 impl Variant {
@@ -281,6 +296,12 @@ impl Variant {
             Variant::Agent(None) => "`edge-agent run`, durability `every_event` (default)".into(),
             Variant::Agent(Some(ms)) => {
                 format!("`edge-agent run`, durability `{{ interval_ms = {ms} }}`")
+            }
+            Variant::Http { page: false } => {
+                "`edge-agent run`, default, HTTP listener on, status page closed".into()
+            }
+            Variant::Http { page: true } => {
+                "`edge-agent run`, default, HTTP listener on, status page open".into()
             }
         }
     }
@@ -299,15 +320,23 @@ fn load_table(o: &Options, addr: &str, server: u32, work: &Path) -> Result<()> {
     println!();
     println!("| run | readings/s | CPU (% of a core) | RSS start → end (max) | VmHWM | RssAnon / RssFile at end | spool on disk | server CPU | rest of the machine | features/s, alerts | max lag | stop |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for (i, variant) in [
-        Variant::Idle,
-        Variant::Poll,
-        Variant::Agent(None),
-        Variant::Agent(Some(500)),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    let variants = if o.http_only {
+        vec![
+            Variant::Agent(None),
+            Variant::Http { page: false },
+            Variant::Http { page: true },
+        ]
+    } else {
+        vec![
+            Variant::Idle,
+            Variant::Poll,
+            Variant::Agent(None),
+            Variant::Agent(Some(500)),
+            Variant::Http { page: false },
+            Variant::Http { page: true },
+        ]
+    };
+    for (i, variant) in variants.into_iter().enumerate() {
         load_row(o, addr, server, &work.join(format!("run{i}")), variant)?;
     }
     println!();
@@ -326,18 +355,19 @@ fn load_table(o: &Options, addr: &str, server: u32, work: &Path) -> Result<()> {
 fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) -> Result<()> {
     std::fs::create_dir_all(dir)?;
     let config = dir.join("agent.toml");
-    let (durability, devices) = match variant {
-        Variant::Agent(ms) => (ms, true),
-        Variant::Poll => (None, true),
-        Variant::Idle => (None, false),
+    let (durability, devices, http) = match variant {
+        Variant::Agent(ms) => (ms, true, false),
+        Variant::Http { .. } => (None, true, true),
+        Variant::Poll => (None, true, false),
+        Variant::Idle => (None, false, false),
     };
-    let text = load::agent_config(addr, &dir.join("data"), durability, devices);
+    let text = load::agent_config(addr, &dir.join("data"), durability, devices, http);
     std::fs::write(&config, text)?;
     let stderr = std::fs::File::create(dir.join("stderr.log"))?;
     let mut command = Command::new(&o.agent);
     let subcommand = match variant {
         Variant::Poll => "poll",
-        Variant::Agent(_) | Variant::Idle => "run",
+        Variant::Agent(_) | Variant::Http { .. } | Variant::Idle => "run",
     };
     command
         .arg(subcommand)
@@ -358,6 +388,15 @@ fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) 
         Variant::Idle => (IDLE_SECONDS, IDLE_SECONDS),
         _ => (o.warm_up, o.seconds),
     };
+    let viewer = match variant {
+        Variant::Http { page: true } => {
+            let listener =
+                viewer::listener_in_log(&dir.join("stderr.log"), Duration::from_secs(30))?;
+            let sensor = format!("d001.{}.0", server::load_register(0).signal);
+            Some(viewer::Viewer::open(listener, &sensor)?)
+        }
+        _ => None,
+    };
     std::thread::sleep(Duration::from_secs(warm_up));
     counts.max_lag_ms.store(0, Ordering::Relaxed);
     let before = (
@@ -369,12 +408,20 @@ fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) 
     let features = counts.features.load(Ordering::Relaxed) - before.0;
     let alerts = counts.alerts.load(Ordering::Relaxed) - before.1;
     let disk = procfs::dir_bytes(&dir.join("data")) as f64 / (1024.0 * 1024.0);
+    if let Some(viewer) = viewer {
+        let received = viewer.event_bytes.load(Ordering::Relaxed);
+        drop(viewer);
+        eprintln!(
+            "  note: the open page received {:.0} KiB/s of events",
+            received as f64 / 1024.0 / (seconds + warm_up) as f64
+        );
+    }
     child.terminate();
     let stopped = child.stop(STOP_GRACE);
     reader.join().ok();
     let mib = |kib: u64| kib as f64 / 1024.0;
     let lag = match variant {
-        Variant::Agent(_) | Variant::Poll => {
+        Variant::Agent(_) | Variant::Http { .. } | Variant::Poll => {
             format!("{} ms", counts.max_lag_ms.load(Ordering::Relaxed))
         }
         Variant::Idle => "–".to_owned(),

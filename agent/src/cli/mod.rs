@@ -2,6 +2,9 @@
 
 mod allocator;
 mod check;
+#[cfg(feature = "demo")]
+mod demo;
+mod notify;
 mod poll;
 mod replay;
 mod run;
@@ -40,6 +43,10 @@ enum Command {
     Poll(poll::PollArgs),
     /// Run the agent: sources, rules, spool and sink, until Ctrl-C or SIGTERM.
     Run(run::RunArgs),
+    /// The main job in one command: a simulated plant, an embedded MQTT broker and the agent
+    /// with the shipped rules and its status page; alerts are summarised in the terminal.
+    #[cfg(feature = "demo")]
+    Demo(demo::DemoArgs),
     /// Look into the store-and-forward spool.
     #[command(subcommand)]
     Spool(spool::SpoolCommand),
@@ -53,6 +60,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args),
         Command::Poll(args) => poll::run(&args),
         Command::Run(args) => run::run(&args),
+        #[cfg(feature = "demo")]
+        Command::Demo(args) => demo::run(&args),
         Command::Spool(command) => spool::run(&command),
     }
 }
@@ -98,6 +107,17 @@ pub(crate) fn cancel_on_signal() -> std::io::Result<tokio_util::sync::Cancellati
     Ok(token)
 }
 
+impl Cli {
+    /// The demo keeps its terminal for its own summary: warnings only, unless -v.
+    pub fn quiet_logs(&self) -> bool {
+        #[cfg(feature = "demo")]
+        if matches!(self.command, Command::Demo(_)) {
+            return true;
+        }
+        false
+    }
+}
+
 /// See [`Cli::log_format`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogFormat {
@@ -105,8 +125,10 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init_tracing(verbose: u8, format: LogFormat) {
+pub fn init_tracing(verbose: u8, format: LogFormat, quiet: bool) {
     let default = match verbose {
+        // rumqttd logs an error for every client that leaves: noise in a demo.
+        0 if quiet => "warn,rumqttd=off",
         0 => "info",
         1 => "debug",
         _ => "trace",

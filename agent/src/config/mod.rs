@@ -47,6 +47,9 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
     if let Err(error) = def.spool.validate() {
         report.error(0..0, format!("[spool]: {error}"));
     }
+    if let Err(error) = def.http.validate() {
+        report.error(0..0, error.to_string());
+    }
     if let Some(mqtt) = &def.mqtt {
         if let Err(error) = mqtt.get_ref().validate() {
             report.error(mqtt.span(), error.to_string());
@@ -91,6 +94,7 @@ pub fn parse(label: &str, text: &str) -> Result<AgentConfig, Vec<Diagnostic>> {
         devices: devices.into_iter().map(|(_, d)| d).collect(),
         streams: streams.into_iter().map(|(_, s)| s).collect(),
         spool: def.spool,
+        http: def.http,
         mqtt: def.mqtt.map(|m| m.into_inner()),
     })
 }

@@ -20,6 +20,8 @@ pub struct AgentConfig {
     pub devices: Vec<Device>,
     pub streams: Vec<Stream>,
     pub spool: SpoolConfig,
+    /// The local listener of metrics, health and the status page.
+    pub http: crate::http::HttpConfig,
     /// The `[mqtt]` section, validated; without it, events go to stdout.
     pub mqtt: Option<crate::mqtt::MqttConfig>,
 }

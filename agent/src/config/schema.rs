@@ -12,6 +12,8 @@ pub(super) struct FileDef {
     pub agent: AgentDef,
     #[serde(default)]
     pub spool: SpoolConfig,
+    #[serde(default)]
+    pub http: crate::http::HttpConfig,
     /// The MQTT sink's own config type, parsed here once (serde errors point at the key);
     /// `MqttConfig::validate` checks the rest.
     #[serde(default)]

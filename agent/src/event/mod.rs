@@ -125,6 +125,20 @@ pub enum HealthState {
 }
 
 impl Event {
+    /// A good-quality reading of `sensor` at `ts_ms`, without a unit.
+    pub fn good_reading(sensor: impl Into<String>, ts_ms: i64, value: f64) -> Self {
+        let reading = Reading {
+            sensor: sensor.into(),
+            value,
+            unit: None,
+            quality: Quality::Good,
+        };
+        Self {
+            ts_ms,
+            body: EventBody::Reading(reading),
+        }
+    }
+
     /// A health event of `component` at `ts_ms`.
     pub fn health(
         ts_ms: i64,

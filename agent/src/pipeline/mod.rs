@@ -123,6 +123,8 @@ async fn run_inner(
     let (opened, report) = Spool::open(&spool_dir, config.spool.clone())
         .with_context(|| format!("cannot open the spool in {}", spool_dir.display()))?;
     let spool = SharedSpool::new(opened);
+    let _ = stats.spool.set(spool.clone());
+    crate::observe::describe(&stats, &config, &rules);
     info!(gateway = %config.gateway, spool = %spool_dir.display(), pending = report.pending.total(), "agent starting");
 
     let root = CancellationToken::new();
@@ -207,6 +209,7 @@ async fn run_inner(
             Ok::<(), std::convert::Infallible>(())
         });
     }
+    stats.sources_started.store(true, Ordering::Relaxed);
 
     let first = tokio::select! {
         () = shutdown.cancelled() => None,
@@ -305,10 +308,7 @@ async fn stop_in_order(
     stop.sources.cancel();
     let deadline = Instant::now() + SOURCES_DEADLINE;
     if !stages.wait_for(StageKind::Source, deadline, exits).await {
-        let late: Vec<&str> = stages
-            .running()
-            .filter(|n| !n.starts_with("sink") && *n != "rules" && *n != "spool writer")
-            .collect();
+        let late: Vec<&str> = stages.running_of(StageKind::Source).collect();
         warn!(
             ?late,
             "sources did not stop in time: left behind, their channel closed"

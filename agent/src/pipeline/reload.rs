@@ -93,6 +93,7 @@ pub(crate) fn record_rule_hash(stats: &AgentStats, rules: &edge_rules::lang::Rul
         .map(|f| format!("{}:{}", f.label, f.hash))
         .collect();
     *stats::lock(&stats.rule_hash) = hashes.join(",");
+    crate::observe::rules_changed(stats, rules);
 }
 
 /// Watches until `stop`, sending each reload to the rules stage.

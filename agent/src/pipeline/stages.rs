@@ -129,6 +129,14 @@ impl Stages {
         self.running.iter().map(|(n, _)| n.as_str())
     }
 
+    /// Names of the stages of `kind` still running.
+    pub fn running_of(&self, kind: StageKind) -> impl Iterator<Item = &str> {
+        self.running
+            .iter()
+            .filter(move |(_, k)| *k == kind)
+            .map(|(n, _)| n.as_str())
+    }
+
     /// Waits until no stage of `kind` runs or `deadline` passes, collecting every exit seen
     /// meanwhile (of any kind). `true` if they all ended in time.
     pub async fn wait_for(

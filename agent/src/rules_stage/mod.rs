@@ -164,18 +164,9 @@ impl RulesStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Reading;
 
     fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
-        Event {
-            ts_ms,
-            body: EventBody::Reading(Reading {
-                sensor: sensor.to_owned(),
-                value,
-                unit: None,
-                quality: Quality::Good,
-            }),
-        }
+        Event::good_reading(sensor, ts_ms, value)
     }
 
     /// A flat signal with a little noise, then a large step: the default rules raise on it.

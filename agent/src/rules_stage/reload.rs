@@ -60,7 +60,7 @@ impl RulesStage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{AlertState, Event, EventBody, Quality, Reading};
+    use crate::event::{AlertState, Event, EventBody};
     use edge_rules::lang::parse_rule_file;
 
     fn rules(threshold: f64) -> RuleSet {
@@ -100,15 +100,7 @@ severity = "warning"
     }
 
     fn reading(sensor: &str, ts_ms: i64, value: f64) -> Event {
-        Event {
-            ts_ms,
-            body: EventBody::Reading(Reading {
-                sensor: sensor.to_owned(),
-                value,
-                unit: None,
-                quality: Quality::Good,
-            }),
-        }
+        Event::good_reading(sensor, ts_ms, value)
     }
 
     /// Alert transitions of `sensor` among `events`.

@@ -78,7 +78,12 @@ pub async fn run(mut stage: RulesStage, links: RulesLinks) -> Result<(), RulesTa
             }
         };
         if let Some(event) = next {
+            // The status page sees what the sources read and what the rules made of it.
+            let mut seen = crate::stats::lock(&stats.status);
+            seen.observe(&event);
             stage.process(event, &mut out);
+            let derived = out.iter().filter(|e| e.body.kind() != "reading");
+            derived.for_each(|e| seen.observe(e));
         }
         let made = out.len();
         for (sent, event) in out.drain(..).enumerate() {

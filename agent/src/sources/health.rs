@@ -70,6 +70,19 @@ pub struct DeviceCounters {
     pub connects: AtomicU64,
     /// Polls that started later than their interval asked (the device or bus is too slow).
     pub overruns: AtomicU64,
+    /// Exceptions by code: index 1 to 11 for the codes of the Modbus specification, 0 for any
+    /// other code. They add up to `exceptions`.
+    pub exception_codes: [AtomicU64; 12],
+}
+
+impl DeviceCounters {
+    /// The slot of `code` in `exception_codes`.
+    pub fn exception_slot(code: u8) -> usize {
+        match usize::from(code) {
+            slot @ 1..=11 => slot,
+            _ => 0,
+        }
+    }
 }
 
 /// The health state machine of one device; see the module docs.
@@ -86,13 +99,14 @@ pub struct DeviceHealth {
 
 impl DeviceHealth {
     pub fn new(device: &str) -> Self {
+        let counters = Arc::default();
         Self {
             component: format!("device:{device}"),
             state: None,
             link_failures_in_a_row: 0,
             logged: Vec::new(),
             failures_in_streak: 0,
-            counters: Arc::default(),
+            counters,
         }
     }
 
@@ -121,6 +135,10 @@ impl DeviceHealth {
             Failure::Decode(_) => &self.counters.decode_errors,
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if let Failure::Exception(code) = failure {
+            let slot = DeviceCounters::exception_slot(u8::from(*code));
+            self.counters.exception_codes[slot].fetch_add(1, Ordering::Relaxed);
+        }
         self.failures_in_streak += 1;
         if !self.logged.contains(&failure.kind()) {
             self.logged.push(failure.kind());
@@ -190,6 +208,10 @@ mod tests {
         for t in 2..10 {
             assert_eq!(state_of(health.failed(&exception, t)), None);
         }
+        let counters = &health.counters;
+        assert_eq!(counters.exceptions.load(Ordering::Relaxed), 9);
+        assert_eq!(counters.exception_codes[2].load(Ordering::Relaxed), 9);
+        assert_eq!(counters.exception_codes[1].load(Ordering::Relaxed), 0);
     }
 
     #[test]

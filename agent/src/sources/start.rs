@@ -75,6 +75,7 @@ pub fn tasks(
         match StreamSource::new(stream.clone()) {
             Ok(source) => {
                 stats.add_device(&stream.id, source.device_counters());
+                stats.add_stream(&stream.id, source.counters());
                 tasks.push(SourceTask {
                     name: format!("stream:{}", stream.id),
                     task: Box::pin(source.run(out.clone(), stop.clone())),
