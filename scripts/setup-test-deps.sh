@@ -17,22 +17,37 @@
 #     a real PostgreSQL and Alertmanager on free ports, and read its board in headless Chromium.
 #   - confluent-kafka in .tools/venv: a Kafka client nobody here wrote, to read back what the
 #     bridge produced.
+#   - qemu-user, and Debian's C library for arm64 and armhf (multi-arch: the dynamic loader
+#     and libc the ARM binaries link): scripts/test-packages.sh runs the ARM builds under
+#     qemu-user. systemd (systemd-analyze) scores the service unit.
+#   The build tools of the packages (rustup targets, ziglang and cargo-zigbuild in
+#   .tools/zig, cargo-deb) are installed by scripts/release.sh itself, each when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { echo "setup: $*" >&2; }
 
 # ---- Debian packages -------------------------------------------------------------
-apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev postgresql prometheus-alertmanager)
+apt_packages=(mosquitto prometheus chromium chromium-driver libssl-dev zlib1g-dev postgresql prometheus-alertmanager
+  qemu-user systemd binutils libc6:arm64 libc6:armhf)
+foreign_architectures=(arm64 armhf)
+sudo_cmd=""
+[ "$(id -u)" = 0 ] || sudo_cmd="sudo"
+for arch in "${foreign_architectures[@]}"; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$arch"; then
+    log "adding the Debian architecture $arch (multi-arch)"
+    $sudo_cmd dpkg --add-architecture "$arch"
+  fi
+done
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
   log "installing Debian packages: ${missing[*]}"
-  sudo_cmd=""
-  [ "$(id -u)" = 0 ] || sudo_cmd="sudo"
-  $sudo_cmd apt-get update -qq
+  # An index that fails to download (a mirror mid-sync) is not fatal here: the install
+  # below fails, with apt's own message, only if a package cannot be found at all.
+  $sudo_cmd apt-get update -qq || log "apt-get update reported errors; trying the install anyway"
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -9,3 +9,7 @@ export EDGE_TEST_PYTHON="$PWD/.tools/venv/bin/python"
 # The engine core must stay no_std-clean so that it can run on a sensor's microcontroller.
 cargo build --quiet -p edge-rules --no-default-features
 cargo test --workspace
+
+# The Debian packages (issue 13): built with scripts/release.sh --profile ci, then checked,
+# run under qemu-user and installed, upgraded and purged in a throwaway root. Needs root.
+./scripts/test-packages.sh
