@@ -44,6 +44,8 @@ fn alert_event(asset: &str, state: AlertState, score: f64) -> Event {
             feature_value: 8.4,
             score,
             row: None,
+            statistic: score,
+            evidence: None,
         }),
     }
 }

@@ -75,8 +75,10 @@ fn alert_json(seq: u64, sensor: u64, state: AlertState) -> String {
             value: 1.0,
             feature: "rms".into(),
             feature_value: 1.0,
-            score: 4.0,
+            score: 0.99,
             row: None,
+            statistic: 4.0,
+            evidence: None,
         }),
     };
     wire::to_json("bench", seq, &event)

@@ -247,6 +247,8 @@ pub(crate) mod tests {
                 feature_value: score * 2.0,
                 score,
                 row: None,
+                statistic: score,
+                evidence: None,
             }),
         }
     }
