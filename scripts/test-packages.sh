@@ -169,6 +169,8 @@ replay_output "$work/x-amd64/usr/bin/edge-agent" >"$work/replay-amd64.jsonl"
 check_under_qemu() {
   local arch=$1 qemu=$2 x=$work/x-$1
   "$qemu" "$x/usr/bin/edge-agent" --version | tee /dev/stderr | grep -qx "edge-agent $version"
+  # Built --no-default-features: no `demo` (firmware-sim and an MQTT broker) on a gateway.
+  ! "$qemu" "$x/usr/bin/edge-agent" demo --help >/dev/null 2>&1 || fail "the gateway binary has the demo"
   # The shipped config, its rule folder moved to where the package was unpacked.
   sed "s#\"/etc/edge-agent/rules\"#\"$x/etc/edge-agent/rules\"#" "$x/etc/edge-agent/agent.toml" >"$work/agent-$arch.toml"
   grep -q "$x/etc/edge-agent/rules" "$work/agent-$arch.toml" || fail "the config names no /etc/edge-agent/rules"
