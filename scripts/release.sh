@@ -33,9 +33,9 @@ root=$PWD
 # The feature list of each package, one variable each. The gateway binary carries no
 # data-centre code (no Kafka client, no database): default features off.
 GATEWAY_FEATURES=""
-# The data-centre binary: `bridge` once issue 10 lands it (then also `alerts`). Until then it
-# is built with no extra feature; the script checks which of these the crate declares.
-DATACENTRE_FEATURES="bridge"
+# The data-centre binary: the MQTT -> Kafka bridge and the alert service. The script checks
+# which of these the crate declares.
+DATACENTRE_FEATURES="bridge alerts"
 
 ZIGLANG_VERSION=0.15.2
 CARGO_ZIGBUILD_VERSION=0.24.1

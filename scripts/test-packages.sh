@@ -84,6 +84,10 @@ check_contents() {
   readelf -dW "$x/usr/bin/edge-agent" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
     grep -vxE 'libc\.so\.6|libm\.so\.6|libpthread\.so\.0|libdl\.so\.2|ld-linux-[-a-z0-9_]+\.so\.[0-9]' &&
     fail "links more than glibc"
+  # No data-centre code linked in statically either: the source paths that rdkafka's and
+  # sqlx's panic messages carry would be in the binary's read-only data.
+  grep -qaE 'rdkafka-sys-[0-9]|rdkafka-[0-9]|sqlx-core-[0-9]' "$x/usr/bin/edge-agent" &&
+    fail "the gateway binary carries the Kafka client or the database driver"
   for file in usr/bin/edge-agent usr/lib/systemd/system/edge-agent.service etc/edge-agent/agent.toml \
     etc/edge-agent/rules/README usr/share/edge-agent/rules/default.toml \
     usr/share/edge-agent/rules/motor.toml usr/share/edge-agent/rules/pump.toml \
@@ -131,17 +135,24 @@ check_datacentre() {
   done
   [ -x "$work/x-datacentre/usr/bin/edge-agent" ] || fail "no /usr/bin/edge-agent"
   readelf -h "$work/x-datacentre/usr/bin/edge-agent" | grep -q 'Machine: *Advanced Micro Devices X86-64'
-  # Its units: exactly the data-centre units of deploy/systemd (the bridge's, once issue 10
-  # lands it), each the same file; never the gateway's, under any name.
-  local units
-  units=$(cd "$work/x-datacentre" && find . -path '*/systemd/system/*' -type f | sort)
+  # Its units: exactly the data-centre units of deploy/systemd, each the same file; never the
+  # gateway's, under any name.
+  local units unit
+  units=$(cd "$work/x-datacentre" && find . -path '*/systemd/system/*' -type f | sort | tr '\n' ' ')
   echo "units: ${units:-none}"
-  if [ -f deploy/systemd/edge-bridge.service ]; then
-    [ "$units" = ./usr/lib/systemd/system/edge-bridge.service ] || fail "units: $units"
-    cmp "$work/x-datacentre/usr/lib/systemd/system/edge-bridge.service" deploy/systemd/edge-bridge.service
-  else
-    [ -z "$units" ] || fail "a unit with no deploy/systemd/edge-bridge.service: $units"
-  fi
+  [ "$units" = "./usr/lib/systemd/system/edge-alerts.service ./usr/lib/systemd/system/edge-bridge.service " ] \
+    || fail "units: $units"
+  for unit in edge-alerts edge-bridge; do
+    cmp "$work/x-datacentre/usr/lib/systemd/system/$unit.service" "deploy/systemd/$unit.service"
+  done
+  # The binary carries both services (the gateway's carries neither: check_contents).
+  local help
+  help=$("$work/x-datacentre/usr/bin/edge-agent" --help)
+  grep -q '^  bridge ' <<<"$help" || fail "the data-centre binary has no bridge subcommand"
+  grep -q '^  alerts ' <<<"$help" || fail "the data-centre binary has no alerts subcommand"
+  # The positive control of the gateway's "no Kafka client" check: the same pattern finds it here.
+  grep -qaE 'rdkafka-sys-[0-9]|rdkafka-[0-9]' "$work/x-datacentre/usr/bin/edge-agent" ||
+    fail "the pattern that shows a Kafka client finds none in the data-centre binary"
 }
 run_check contents_datacentre check_datacentre
 
