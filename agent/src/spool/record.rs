@@ -248,8 +248,8 @@ mod tests {
         assert_eq!(value[0], RECORD_VERSION);
     }
 
-    #[test]
-    fn an_unknown_version_byte_is_refused() {
+    /// The value of alert 7 with payload `abc`, its version byte set to `version`.
+    fn value_of_version(version: u8) -> Vec<u8> {
         let mut value = encode(&RecordV1 {
             seq: 7,
             class: Priority::Alert,
@@ -257,7 +257,13 @@ mod tests {
             payload: b"abc",
         })
         .expect("encodes");
-        value[0] = 3;
+        value[0] = version;
+        value
+    }
+
+    #[test]
+    fn an_unknown_version_byte_is_refused() {
+        let value = value_of_version(3);
         assert_eq!(
             decode(&key(Priority::Alert, 7), &value),
             Err(DecodeError::UnknownVersion(3))
@@ -266,14 +272,7 @@ mod tests {
 
     #[test]
     fn a_version_1_record_hands_out_its_payload_with_the_legacy_payload_version() {
-        let mut value = encode(&RecordV1 {
-            seq: 7,
-            class: Priority::Alert,
-            enqueued_at_ms: 0,
-            payload: b"abc",
-        })
-        .expect("encodes");
-        value[0] = UNVERSIONED_PAYLOADS;
+        let value = value_of_version(UNVERSIONED_PAYLOADS);
         let record = decode(&key(Priority::Alert, 7), &value).expect("decodes");
         assert_eq!(record.payload, [LEGACY_PAYLOAD_VERSION, b'a', b'b', b'c']);
     }

@@ -41,10 +41,58 @@ pub fn events(
     good.chain(bad).collect()
 }
 
+/// What a device remembers between polls to report them: per group, whether the current
+/// failure streak has had its bad readings (across connections: a streak ends only with a
+/// poll of the group that fails nothing), and the registers already named as refused.
+#[derive(Debug, Default)]
+pub struct PollMemory {
+    gap_marked: Vec<bool>,
+    culprits: std::collections::HashSet<String>,
+}
+
+impl PollMemory {
+    pub fn new(groups: usize) -> Self {
+        Self {
+            gap_marked: vec![false; groups],
+            culprits: Default::default(),
+        }
+    }
+
+    /// Every event of one poll of group `index` of `device`: its readings (a bad one per
+    /// failed register, first failed poll of a streak only), the health changes, and the
+    /// registers found refused.
+    pub fn events(
+        &mut self,
+        device: &str,
+        index: usize,
+        group: &PlannedGroup,
+        outcome: &GroupOutcome,
+        health: &mut crate::sources::health::DeviceHealth,
+        now_ms: i64,
+    ) -> Vec<Event> {
+        let mut out = events(group, outcome, now_ms, !self.gap_marked[index]);
+        self.gap_marked[index] = !outcome.failures.is_empty();
+        if !outcome.values.is_empty() {
+            out.extend(health.succeeded(now_ms));
+        }
+        for (failure, _) in &outcome.failures {
+            out.extend(health.failed(failure, now_ms));
+        }
+        out.extend(culprit_events(
+            device,
+            group,
+            outcome,
+            now_ms,
+            &mut self.culprits,
+        ));
+        out
+    }
+}
+
 /// The error line and health event for each register of `outcome.culprits` not yet in
 /// `reported`: a register the device refuses with ILLEGAL DATA ADDRESS when read alone, so
 /// most likely a mistake in the register map. Reported once per register.
-pub fn culprit_events(
+fn culprit_events(
     device: &str,
     group: &PlannedGroup,
     outcome: &GroupOutcome,

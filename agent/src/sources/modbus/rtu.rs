@@ -27,7 +27,7 @@ use tracing::{info_span, warn, Instrument};
 
 use super::breaker::Breaker;
 use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
-use super::readings;
+use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
@@ -76,10 +76,8 @@ struct BusSlave {
     due: Vec<Instant>,
     health: DeviceHealth,
     breaker: Breaker,
-    /// Per group: whether its current failure streak has had its bad readings.
-    gap_marked: Vec<bool>,
-    /// Sensors already reported as refused by the device (exception 2 when read alone).
-    culprits: std::collections::HashSet<String>,
+    /// Gap marks and refused registers, per group.
+    memory: PollMemory,
 }
 
 /// One serial port and the RTU slaves on it.
@@ -105,12 +103,11 @@ impl RtuBus {
                     .collect();
                 BusSlave {
                     due: vec![now; groups.len()],
-                    gap_marked: vec![false; groups.len()],
+                    memory: PollMemory::new(groups.len()),
                     health: DeviceHealth::new(&device.id),
                     groups,
                     device,
                     breaker: Breaker::default(),
-                    culprits: Default::default(),
                 }
             })
             .collect();
@@ -232,24 +229,13 @@ impl RtuBus {
         ctx.set_slave(Slave(slave.device.unit));
         let group = &slave.groups[g];
         let outcome = poll_group(ctx, group, slave.device.timeout).await;
-        let now = now_ms();
-        let mut events = readings::events(group, &outcome, now, !slave.gap_marked[g]);
-        slave.gap_marked[g] = !outcome.failures.is_empty();
         if !outcome.values.is_empty() {
             slave.breaker.succeeded();
-            events.extend(slave.health.succeeded(now));
         }
-        for (failure, _) in &outcome.failures {
-            events.extend(slave.health.failed(failure, now));
-        }
-        let id = &slave.device.id;
-        events.extend(readings::culprit_events(
-            id,
-            group,
-            &outcome,
-            now,
-            &mut slave.culprits,
-        ));
+        let (id, health) = (&slave.device.id, &mut slave.health);
+        let events = slave
+            .memory
+            .events(id, g, group, &outcome, health, now_ms());
         let link_broke = outcome.link_broken();
         if link_broke {
             let was_open = slave.breaker.is_open();

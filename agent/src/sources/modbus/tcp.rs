@@ -16,7 +16,6 @@
 //!   group on the first failed poll and not again until a poll of that group succeeds,
 //!   however many connections the streak spans.
 
-use std::collections::HashSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,8 +25,9 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, Instrument};
 
+use super::connect;
 use super::poller::{next_due, poll_group, wait_until, PlannedGroup};
-use super::{connect, readings};
+use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, Transport};
 use crate::event::Event;
@@ -49,10 +49,8 @@ pub struct TcpDevice {
     backoff: Backoff,
     /// When each group is due next (set at the first connection).
     due: Vec<Option<Instant>>,
-    /// Whether each group's current failure streak has had its bad readings.
-    gap_marked: Vec<bool>,
-    /// Sensors already reported as refused by the device (exception 2 when read alone).
-    culprits: HashSet<String>,
+    /// Gap marks and refused registers, kept across connections.
+    memory: PollMemory,
 }
 
 /// How a connection ended.
@@ -79,8 +77,7 @@ impl TcpDevice {
         let backoff = Backoff::seeded(RECONNECT_MIN, RECONNECT_MAX, &device.id);
         Some(Self {
             due: vec![None; groups.len()],
-            gap_marked: vec![false; groups.len()],
-            culprits: HashSet::new(),
+            memory: PollMemory::new(groups.len()),
             device,
             address,
             groups,
@@ -164,24 +161,13 @@ impl TcpDevice {
                 group.interval,
                 &self.health.counters.overruns,
             ));
-            let now = now_ms();
-            let mut events = readings::events(group, &outcome, now, !self.gap_marked[index]);
-            self.gap_marked[index] = !outcome.failures.is_empty();
             if !outcome.values.is_empty() {
                 self.backoff.reset();
-                events.extend(self.health.succeeded(now));
             }
-            for (failure, _) in &outcome.failures {
-                events.extend(self.health.failed(failure, now));
-            }
-            let id = &self.device.id;
-            events.extend(readings::culprit_events(
-                id,
-                group,
-                &outcome,
-                now,
-                &mut self.culprits,
-            ));
+            let (id, health) = (&self.device.id, &mut self.health);
+            let events = self
+                .memory
+                .events(id, index, group, &outcome, health, now_ms());
             if !send_all(out, events, &self.health.counters).await {
                 return LinkEnd::Stop;
             }
