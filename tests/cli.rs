@@ -110,8 +110,8 @@ fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
     assert_eq!(first["rule"], "unusual-behaviour");
     assert_eq!(first["detector"], "adaptive");
     let row = first["row"].as_u64().expect("row");
-    // The default rule wants a minute of standing out.
-    assert!((660..680).contains(&row), "raised at row {row}");
+    // The default rule wants the step to stand out for 45 s (`for = "45s"`).
+    assert!((645..660).contains(&row), "raised at row {row}");
     let score = first["score"].as_f64().expect("a score");
     assert!((0.0..=1.0).contains(&score) && score > 0.9, "score {score}");
     let evidence = &first["evidence"];

@@ -7,11 +7,11 @@ use super::input::{InputCounters, InputError};
 /// Bytes kept from the start of the input for [`diagnose`].
 const HEAD: usize = 4096;
 
-/// A reader that yields the bytes [`peek`] took, then the rest of the input.
-pub(super) type Rewound<R> = Chain<Cursor<Vec<u8>>, R>;
+/// The whole input again: the bytes peeked at, then the rest.
+pub(super) type Replayed<R> = Chain<Cursor<Vec<u8>>, R>;
 
 /// The first bytes of `input`, and a reader that still yields all of it.
-pub(super) fn peek<R: Read>(mut input: R) -> Result<(Vec<u8>, Rewound<R>), InputError> {
+pub(super) fn peek<R: Read>(mut input: R) -> Result<(Vec<u8>, Replayed<R>), InputError> {
     let mut head = vec![0u8; HEAD];
     let mut filled = 0;
     while filled < HEAD {
