@@ -37,6 +37,12 @@ pub struct AlertsSection {
     pub asset_levels: u32,
     /// The most Kafka records written to the store in one transaction. Default: 500.
     pub max_batch: usize,
+    /// How long an applied event's `(gateway, seq)` is kept for dropping duplicates: longer
+    /// than the alert and health topics' retention in Kafka. Default: "8d".
+    #[serde(deserialize_with = "crate::mqtt::config::duration")]
+    pub seen_retention: Duration,
+    /// Address of the service's own `GET /metrics` (Prometheus text format). Default: none.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 impl Default for AlertsSection {
@@ -44,6 +50,8 @@ impl Default for AlertsSection {
         AlertsSection {
             asset_levels: 1,
             max_batch: 500,
+            seen_retention: Duration::from_secs(8 * 86_400),
+            metrics_listen: None,
         }
     }
 }
@@ -229,7 +237,13 @@ pub fn parse(label: &str, text: &str) -> Result<AlertsConfig, Vec<Diagnostic>> {
         report.error(span.clone(), "[alerts] asset_levels: must be at least 1");
     }
     if alerts.max_batch == 0 {
-        report.error(span, "[alerts] max_batch: must be at least 1");
+        report.error(span.clone(), "[alerts] max_batch: must be at least 1");
+    }
+    if alerts.seen_retention < Duration::from_secs(3600) {
+        report.error(
+            span,
+            "[alerts] seen_retention: must be at least 1h (longer than Kafka's retention)",
+        );
     }
     let span = def.kafka.span();
     let kafka = def.kafka.into_inner();

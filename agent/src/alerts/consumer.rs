@@ -21,8 +21,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::config::{AlertsSection, ConsumerKafka};
+use super::metrics::Metrics;
 use super::record::{decode, Source};
-use super::store::{now_ms, Item, Position, Store, StoreError};
+use super::store::{now_ms, Applied, Item, Position, Store, StoreError};
 
 /// Why the consumer stopped.
 #[derive(Debug, thiserror::Error)]
@@ -31,13 +32,28 @@ pub enum ConsumerError {
     Kafka(#[from] rdkafka::error::KafkaError),
 }
 
-/// librdkafka's context: client errors and the group's assignments go to the log.
+/// librdkafka's context: client errors and the group's assignments go to the log, its
+/// statistics to the lag gauge.
 #[derive(Debug)]
-pub(crate) struct GroupContext;
+pub(crate) struct GroupContext {
+    consumer_lag: prometheus::IntGauge,
+}
 
 impl ClientContext for GroupContext {
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
         warn!(%error, reason, "Kafka client");
+    }
+
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        // Partition -1 is librdkafka's internal one; a lag of -1 means "not known yet".
+        let lag: i64 = statistics
+            .topics
+            .values()
+            .flat_map(|topic| topic.partitions.iter())
+            .filter(|(partition, p)| **partition >= 0 && p.consumer_lag >= 0)
+            .map(|(_, p)| p.consumer_lag)
+            .sum();
+        self.consumer_lag.set(lag);
     }
 }
 
@@ -73,6 +89,7 @@ pub(crate) struct Consumer {
     changes: watch::Sender<u64>,
     /// Dead-letter reasons already logged at `warn` (each is logged once, then counted).
     logged_reasons: Vec<&'static str>,
+    metrics: Metrics,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -90,9 +107,12 @@ impl Consumer {
         store: Store,
         wake: Arc<Notify>,
         changes: watch::Sender<u64>,
+        metrics: Metrics,
     ) -> Result<Self, ConsumerError> {
         let mut client = ClientConfig::new();
-        client.set("auto.offset.reset", "earliest");
+        client
+            .set("auto.offset.reset", "earliest")
+            .set("statistics.interval.ms", "5000");
         for (key, value) in &kafka.properties {
             client.set(key, &value.0);
         }
@@ -101,7 +121,10 @@ impl Consumer {
             .set("group.id", &kafka.group_id)
             .set("enable.auto.commit", "false")
             .set("enable.auto.offset.store", "false");
-        let consumer: StreamConsumer<GroupContext> = client.create_with_context(GroupContext)?;
+        let context = GroupContext {
+            consumer_lag: metrics.consumer_lag.clone(),
+        };
+        let consumer: StreamConsumer<GroupContext> = client.create_with_context(context)?;
         let topics = &kafka.topics;
         let sources: BTreeMap<String, Source> = [
             (topics.alerts.clone(), Source::Alerts),
@@ -120,12 +143,17 @@ impl Consumer {
             wake,
             changes,
             logged_reasons: Vec::new(),
+            metrics,
         })
     }
 
     fn item(&self, message: &BorrowedMessage<'_>) -> Item {
         let topic = message.topic();
         let source = self.sources.get(topic).copied().unwrap_or(Source::Alerts);
+        self.metrics
+            .records
+            .with_label_values(&[source.label()])
+            .inc();
         let key = message.key();
         let payload = message.payload().unwrap_or_default();
         let ts = message.timestamp().to_millis().unwrap_or_else(now_ms);
@@ -186,11 +214,13 @@ impl Consumer {
         let mut backoff = Duration::from_millis(200);
         let mut failures = 0u32;
         loop {
+            let started = std::time::Instant::now();
             match self.store.apply(batch).await {
                 Ok(applied) => {
                     if failures > 0 {
                         info!(failures, "store writes again");
                     }
+                    self.count(&applied, started.elapsed());
                     for code in &applied.dead_reasons {
                         if !self.logged_reasons.contains(code) {
                             self.logged_reasons.push(code);
@@ -210,6 +240,7 @@ impl Consumer {
                     return true;
                 }
                 Err(error) => {
+                    self.metrics.store_failures.inc();
                     self.store_failed(&error, failures);
                     failures += 1;
                     tokio::select! {
@@ -219,6 +250,17 @@ impl Consumer {
                     backoff = (backoff * 2).min(Duration::from_secs(10));
                 }
             }
+        }
+    }
+
+    fn count(&self, applied: &Applied, took: Duration) {
+        let m = &self.metrics;
+        m.store_write_seconds.observe(took.as_secs_f64());
+        m.episodes_opened.inc_by(applied.opened);
+        m.episodes_cleared.inc_by(applied.cleared);
+        m.duplicates.inc_by(applied.duplicates);
+        for code in &applied.dead_reasons {
+            m.dead_lettered.with_label_values(&[code]).inc();
         }
     }
 

@@ -35,16 +35,22 @@ mod consumer;
 #[cfg(feature = "alerts")]
 mod http;
 #[cfg(feature = "alerts")]
+mod metrics;
+#[cfg(feature = "alerts")]
 mod notify;
 #[cfg(feature = "alerts")]
 mod record;
 #[cfg(feature = "alerts")]
 mod schema;
 #[cfg(feature = "alerts")]
+mod seen;
+#[cfg(feature = "alerts")]
 pub mod store;
 
 #[cfg(feature = "alerts")]
 pub use consumer::ConsumerError;
+#[cfg(feature = "alerts")]
+pub use metrics::Metrics;
 #[cfg(feature = "alerts")]
 pub use notify::{EPISODE_ALERTNAME, OFFLINE_ALERTNAME};
 #[cfg(feature = "alerts")]
@@ -60,6 +66,8 @@ pub enum AlertsError {
     Consumer(#[from] ConsumerError),
     #[error("board: {0}")]
     Board(std::io::Error),
+    #[error("metrics listener: {0}")]
+    Metrics(std::io::Error),
 }
 
 /// Runs the service until `shutdown`: the consumer, the notifier and the board.
@@ -77,14 +85,33 @@ pub async fn run(
     .await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let (changes, _) = tokio::sync::watch::channel(0u64);
+    let metrics = Metrics::new();
+    let section = config.alerts;
     let consumer = consumer::Consumer::new(
         &config.kafka,
-        config.alerts,
+        section.clone(),
         store.clone(),
         wake.clone(),
         changes.clone(),
+        metrics.clone(),
     )?;
     let stop = shutdown.child_token();
+    let mut helpers = tokio::task::JoinSet::new();
+    if let Some(listen) = section.metrics_listen {
+        let listener = metrics::bind(listen).await.map_err(AlertsError::Metrics)?;
+        let serve = metrics::serve(listener, metrics.clone(), stop.clone());
+        helpers.spawn(async move { serve.await.map_err(AlertsError::Metrics) });
+    }
+    let pruner = seen::run_pruner(
+        store.clone(),
+        section.seen_retention,
+        metrics.clone(),
+        stop.clone(),
+    );
+    helpers.spawn(async move {
+        pruner.await;
+        Ok(())
+    });
     let board = match &config.board {
         Some(board) => {
             let listener = tokio::net::TcpListener::bind(board.listen)
@@ -102,6 +129,7 @@ pub async fn run(
         alertmanager: config.alertmanager,
         work_orders: config.work_orders,
         wake,
+        metrics,
     };
     let notifier = tokio::spawn(notifier.run(stop.clone()));
     let result = consumer.run(shutdown).await;
@@ -116,6 +144,13 @@ pub async fn run(
         },
         None => Ok(()),
     };
+    while let Some(joined) = helpers.join_next().await {
+        match joined {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "alert service task failed"),
+            Err(error) => tracing::error!(%error, "alert service task panicked"),
+        }
+    }
     result?;
     served
 }

@@ -28,8 +28,10 @@ use tracing::{debug, info, warn};
 
 use super::config::{AlertmanagerConfig, WorkOrderConfig};
 use super::http::{Http, HttpError};
+use super::metrics::Metrics;
 use super::store::{now_ms, Delivered, Episode, Gateway, Store, StoreError};
 use crate::event::wire::format_ts;
+use prometheus::IntCounter;
 
 /// Why a round failed; the next round tries again.
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +132,14 @@ pub(crate) fn work_order(e: &Episode) -> Value {
     })
 }
 
+/// Counts a post in `ok` or `failed`.
+fn count(posted: &Result<(), HttpError>, ok: &IntCounter, failed: &IntCounter) {
+    match posted {
+        Ok(()) => ok.inc(),
+        Err(_) => failed.inc(),
+    }
+}
+
 /// The notifier task.
 #[derive(Debug)]
 pub(crate) struct Notifier {
@@ -137,6 +147,7 @@ pub(crate) struct Notifier {
     pub alertmanager: Option<AlertmanagerConfig>,
     pub work_orders: Option<WorkOrderConfig>,
     pub wake: std::sync::Arc<Notify>,
+    pub metrics: Metrics,
 }
 
 impl Notifier {
@@ -195,9 +206,13 @@ impl Notifier {
             for episode in self.store.due_work_orders().await? {
                 let body = work_order(&episode).to_string().into_bytes();
                 let token = wo.token.as_ref().map(|t| t.0.as_str());
-                http.post_json(&wo.url, body, token)
-                    .await
-                    .map_err(NotifyError::WorkOrder)?;
+                let posted = http.post_json(&wo.url, body, token).await;
+                count(
+                    &posted,
+                    &self.metrics.work_orders,
+                    &self.metrics.work_order_failures,
+                );
+                posted.map_err(NotifyError::WorkOrder)?;
                 self.store
                     .mark_delivered(Delivered::WorkOrder, &[episode.id], now_ms())
                     .await?;
@@ -234,9 +249,10 @@ impl Notifier {
         }
         let url = format!("{}/api/v2/alerts", am.url.trim_end_matches('/'));
         let body = serde_json::to_vec(&alerts).expect("JSON values always serialise");
-        http.post_json(&url, body, None)
-            .await
-            .map_err(NotifyError::Alertmanager)?;
+        let posted = http.post_json(&url, body, None).await;
+        let m = &self.metrics;
+        count(&posted, &m.alertmanager_posts, &m.alertmanager_failures);
+        posted.map_err(NotifyError::Alertmanager)?;
         debug!(
             firing = open.len() + offline.len(),
             resolved = resolves.len() + back.len(),

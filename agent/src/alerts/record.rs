@@ -21,6 +21,17 @@ pub(crate) enum Source {
     Status,
 }
 
+impl Source {
+    /// The metrics' label.
+    pub(crate) const fn label(self) -> &'static str {
+        match self {
+            Source::Alerts => "alerts",
+            Source::Health => "health",
+            Source::Status => "status",
+        }
+    }
+}
+
 /// Why a record went to the dead-letter table: the code is the log's and the metric's key,
 /// the detail is stored beside the record.
 #[derive(Debug, Clone, PartialEq, Eq)]

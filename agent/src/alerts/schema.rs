@@ -9,15 +9,17 @@
 //! `schema_migrations`.
 
 /// The migrations, in order; version = index + 1.
-pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
-    // Every event applied, by (gateway, seq): what makes replays and re-sends harmless.
-    "CREATE TABLE seen_events (
+pub(crate) const MIGRATIONS: &[&[&str]] = &[
+    // 1: the first schema.
+    &[
+        // Every event applied, by (gateway, seq): what makes replays and re-sends harmless.
+        "CREATE TABLE seen_events (
         gateway TEXT NOT NULL,
         seq BIGINT NOT NULL,
         PRIMARY KEY (gateway, seq)
     )",
-    // One row per alert episode: from a raise to its clear.
-    "CREATE TABLE episodes (
+        // One row per alert episode: from a raise to its clear.
+        "CREATE TABLE episodes (
         id TEXT PRIMARY KEY,
         gateway TEXT NOT NULL,
         asset TEXT NOT NULL,
@@ -41,18 +43,18 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
         work_order_due BIGINT NOT NULL,
         work_order_ms BIGINT
     )",
-    "CREATE INDEX episodes_by_alert ON episodes (gateway, sensor, rule, cleared_ms)",
-    "CREATE INDEX episodes_by_asset ON episodes (asset, raised_ms)",
-    // Liveness: the status topic's last word (online NULL: never heard) and the last event.
-    "CREATE TABLE gateways (
+        "CREATE INDEX episodes_by_alert ON episodes (gateway, sensor, rule, cleared_ms)",
+        "CREATE INDEX episodes_by_asset ON episodes (asset, raised_ms)",
+        // Liveness: the status topic's last word (online NULL: never heard) and the last event.
+        "CREATE TABLE gateways (
         gateway TEXT PRIMARY KEY,
         online BIGINT,
         changed_ms BIGINT,
         last_seen_ms BIGINT,
         alertmanager_resolved_ms BIGINT
     )",
-    // The last health state of each component of each gateway.
-    "CREATE TABLE components (
+        // The last health state of each component of each gateway.
+        "CREATE TABLE components (
         gateway TEXT NOT NULL,
         component TEXT NOT NULL,
         state TEXT NOT NULL,
@@ -60,8 +62,8 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
         ts_ms BIGINT NOT NULL,
         PRIMARY KEY (gateway, component)
     )",
-    // What could not be applied, kept with its place in Kafka (a replay stores it once).
-    "CREATE TABLE dead_letters (
+        // What could not be applied, kept with its place in Kafka (a replay stores it once).
+        "CREATE TABLE dead_letters (
         topic TEXT NOT NULL,
         kafka_partition BIGINT NOT NULL,
         kafka_offset BIGINT NOT NULL,
@@ -72,7 +74,14 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[&[
         stored_ms BIGINT NOT NULL,
         PRIMARY KEY (topic, kafka_partition, kafka_offset)
     )",
-]];
+    ],
+    // 2: `seen_events` kept for a retention (`seen.rs`): when each was applied. Rows from
+    // before this version get 0, so the first pruning removes them.
+    &[
+        "ALTER TABLE seen_events ADD COLUMN seen_ms BIGINT NOT NULL DEFAULT 0",
+        "CREATE INDEX seen_events_by_time ON seen_events (seen_ms)",
+    ],
+];
 
 /// Creates the bookkeeping table; every later statement is a migration.
 pub(crate) const BOOKKEEPING: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (

@@ -9,8 +9,11 @@
 //!    a crash after it and before the offsets commit replays records already applied.
 //! 2. **Exactly once over at least once.** Every event's `(gateway, seq)` goes into
 //!    `seen_events` in the same transaction as its effect; one already there is a duplicate
-//!    and changes nothing. Statuses carry no seq and are idempotent instead (a repeated
-//!    `offline` changes nothing). Dead letters are keyed by their place in Kafka.
+//!    and changes nothing. Those rows are kept for a retention (`seen.rs`); past it, the
+//!    episodes recognise a replay themselves (an episode's id is its raise's
+//!    `{gateway}:{seq}`, and an alert older than its open episode's raise is stale).
+//!    Statuses carry no seq and are idempotent instead (a repeated `offline` changes
+//!    nothing). Dead letters are keyed by their place in Kafka.
 //! 3. **One open episode per (gateway, sensor, rule).** A raise while one is open (an agent
 //!    restarted mid-alert) updates its peak; a clear closes it; a clear with none open is a
 //!    dead letter (`clear_without_raise`).
@@ -23,6 +26,7 @@ use sqlx::{AnyPool, Row};
 
 use super::record::{AlertRecord, DeadReason, Input};
 use super::schema::{BOOKKEEPING, MIGRATIONS};
+use super::seen;
 use crate::event::{AlertState, HealthState, Severity};
 
 /// A failure of the database.
@@ -39,7 +43,7 @@ pub enum StoreError {
     },
 }
 
-fn query_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
+pub(crate) fn query_error(operation: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
     move |source| StoreError::Query { operation, source }
 }
 
@@ -63,11 +67,13 @@ pub(crate) struct Position {
 /// What one batch did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
+    /// Raises applied, and of those, the ones that opened an episode.
     pub raised: u64,
+    pub opened: u64,
     pub cleared: u64,
     pub duplicates: u64,
-    /// Dead letters stored (new ones; a replayed dead letter is not counted again), with the
-    /// reason codes of this batch's, for the consumer's log-once.
+    /// Dead letters stored (new ones; a replayed dead letter is not counted again), and the
+    /// reason code of each, in order, for the consumer's log-once and its metrics.
     pub dead_letters: u64,
     pub dead_reasons: Vec<&'static str>,
 }
@@ -149,7 +155,7 @@ pub struct Store {
     work_order_min: Option<Severity>,
 }
 
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
+pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 impl Store {
     /// Connects to `url` (`sqlite://PATH`, created when missing, or `postgres://...`) and
@@ -251,9 +257,7 @@ impl Store {
             if let Some(reason) = dead {
                 if store_dead_letter(&mut tx, item, &reason).await? {
                     applied.dead_letters += 1;
-                    if !applied.dead_reasons.contains(&reason.code) {
-                        applied.dead_reasons.push(reason.code);
-                    }
+                    applied.dead_reasons.push(reason.code);
                 }
             }
         }
@@ -269,16 +273,7 @@ impl Store {
         applied: &mut Applied,
     ) -> Result<Option<DeadReason>, StoreError> {
         if let Some((gateway, seq)) = input.event_id() {
-            let new = sqlx::query(
-                "INSERT INTO seen_events (gateway, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(gateway)
-            .bind(seq as i64)
-            .execute(&mut **tx)
-            .await
-            .map_err(query_error("dedup"))?
-            .rows_affected();
-            if new == 0 {
+            if !seen::first_time(tx, gateway, seq, now_ms()).await? {
                 applied.duplicates += 1;
                 return Ok(None);
             }
@@ -286,17 +281,31 @@ impl Store {
         match input {
             Input::Alert(alert) => {
                 touch_gateway(tx, &alert.gateway, alert.ts_ms).await?;
-                match alert.state {
-                    AlertState::Raised => {
-                        self.raise(tx, alert).await?;
+                let open = open_episode(tx, alert).await?;
+                if open.as_ref().is_some_and(|o| alert.seq <= o.raised_seq) {
+                    // Not after the open episode's raise: a replay past the retention.
+                    applied.duplicates += 1;
+                    return Ok(None);
+                }
+                match (alert.state, open) {
+                    (AlertState::Raised, Some(open)) => {
+                        raise_again(tx, &open.id, alert).await?;
                         applied.raised += 1;
                     }
-                    AlertState::Cleared => {
-                        if clear(tx, alert).await? {
-                            applied.cleared += 1;
+                    (AlertState::Raised, None) => {
+                        if self.raise(tx, alert).await? {
+                            applied.raised += 1;
+                            applied.opened += 1;
                         } else {
-                            return Ok(Some(clear_without_raise(alert)));
+                            applied.duplicates += 1;
                         }
+                    }
+                    (AlertState::Cleared, Some(open)) => {
+                        clear(tx, &open.id, alert).await?;
+                        applied.cleared += 1;
+                    }
+                    (AlertState::Cleared, None) => {
+                        return Ok(Some(clear_without_raise(alert)));
                     }
                 }
             }
@@ -334,32 +343,16 @@ impl Store {
         Ok(None)
     }
 
-    async fn raise(&self, tx: &mut Tx, alert: &AlertRecord) -> Result<(), StoreError> {
-        let open = open_episode(tx, alert).await?;
-        if let Some(id) = open {
-            // Raised again while open: the same episode, its peak kept.
-            sqlx::query(
-                "UPDATE episodes SET
-                   peak_feature_value = CASE WHEN peak_score IS NULL OR $2 > peak_score
-                     THEN $3 ELSE peak_feature_value END,
-                   peak_score = CASE WHEN peak_score IS NULL OR $2 > peak_score
-                     THEN $2 ELSE peak_score END
-                 WHERE id = $1",
-            )
-            .bind(id)
-            .bind(alert.score)
-            .bind(alert.feature_value)
-            .execute(&mut **tx)
-            .await
-            .map_err(query_error("raise again"))?;
-            return Ok(());
-        }
+    /// Opens the episode of a raise; false when it exists already (a replay of its raise
+    /// past the dedup's retention: its id is the raise's `(gateway, seq)`).
+    async fn raise(&self, tx: &mut Tx, alert: &AlertRecord) -> Result<bool, StoreError> {
         let due = self.work_order_min.is_some_and(|min| alert.severity >= min);
-        sqlx::query(
+        let done = sqlx::query(
             "INSERT INTO episodes (id, gateway, asset, sensor, rule, rule_hash, severity,
                detector, feature, raised_ms, raised_seq, raised_value, peak_score,
                peak_feature_value, work_order_due)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(format!("{}:{}", alert.gateway, alert.seq))
         .bind(alert.gateway.as_str())
@@ -379,7 +372,13 @@ impl Store {
         .execute(&mut **tx)
         .await
         .map_err(query_error("raise"))?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Forgets the `(gateway, seq)` of events applied before `cutoff_ms` (see `seen.rs`);
+    /// returns the rows removed.
+    pub async fn prune_seen(&self, cutoff_ms: i64) -> Result<u64, StoreError> {
+        seen::prune(&self.pool, cutoff_ms).await
     }
 
     /// Open episodes, most severe and oldest first.
@@ -542,9 +541,15 @@ pub(crate) enum Delivered {
     GatewayResolve,
 }
 
-async fn open_episode(tx: &mut Tx, alert: &AlertRecord) -> Result<Option<String>, StoreError> {
+/// The open episode of an alert's (gateway, sensor, rule): its id and the seq of its raise.
+struct Open {
+    id: String,
+    raised_seq: u64,
+}
+
+async fn open_episode(tx: &mut Tx, alert: &AlertRecord) -> Result<Option<Open>, StoreError> {
     let row = sqlx::query(
-        "SELECT id FROM episodes WHERE gateway = $1 AND sensor = $2 AND rule = $3
+        "SELECT id, raised_seq FROM episodes WHERE gateway = $1 AND sensor = $2 AND rule = $3
          AND cleared_ms IS NULL",
     )
     .bind(alert.gateway.as_str())
@@ -553,16 +558,37 @@ async fn open_episode(tx: &mut Tx, alert: &AlertRecord) -> Result<Option<String>
     .fetch_optional(&mut **tx)
     .await
     .map_err(query_error("find open episode"))?;
-    row.map(|row| row.try_get::<String, _>(0))
-        .transpose()
-        .map_err(query_error("find open episode"))
+    row.map(|row| {
+        Ok(Open {
+            id: row.try_get(0)?,
+            raised_seq: u64::try_from(row.try_get::<i64, _>(1)?).unwrap_or(0),
+        })
+    })
+    .transpose()
+    .map_err(query_error("find open episode"))
 }
 
-/// Closes the open episode of `alert`'s (gateway, sensor, rule); false when there is none.
-async fn clear(tx: &mut Tx, alert: &AlertRecord) -> Result<bool, StoreError> {
-    let Some(id) = open_episode(tx, alert).await? else {
-        return Ok(false);
-    };
+/// Raised again while open (an agent restarted mid-alert): the same episode, its peak kept.
+async fn raise_again(tx: &mut Tx, id: &str, alert: &AlertRecord) -> Result<(), StoreError> {
+    sqlx::query(
+        "UPDATE episodes SET
+           peak_feature_value = CASE WHEN peak_score IS NULL OR $2 > peak_score
+             THEN $3 ELSE peak_feature_value END,
+           peak_score = CASE WHEN peak_score IS NULL OR $2 > peak_score
+             THEN $2 ELSE peak_score END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(alert.score)
+    .bind(alert.feature_value)
+    .execute(&mut **tx)
+    .await
+    .map_err(query_error("raise again"))?;
+    Ok(())
+}
+
+/// Closes the open episode `id` with `alert`, its clear.
+async fn clear(tx: &mut Tx, id: &str, alert: &AlertRecord) -> Result<(), StoreError> {
     sqlx::query("UPDATE episodes SET cleared_ms = $1, cleared_seq = $2 WHERE id = $3")
         .bind(alert.ts_ms)
         .bind(alert.seq as i64)
@@ -570,7 +596,7 @@ async fn clear(tx: &mut Tx, alert: &AlertRecord) -> Result<bool, StoreError> {
         .execute(&mut **tx)
         .await
         .map_err(query_error("clear"))?;
-    Ok(true)
+    Ok(())
 }
 
 fn clear_without_raise(alert: &AlertRecord) -> DeadReason {

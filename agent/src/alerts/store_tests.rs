@@ -164,3 +164,72 @@ async fn work_orders_are_due_from_the_configured_severity_and_acks_are_written()
     assert_eq!(acked.acked_by.as_deref(), Some("Ana"));
     assert_eq!(acked.ack_note.as_deref(), Some("bearing ordered"));
 }
+
+async fn seen_rows(store: &Store) -> i64 {
+    let row = sqlx::query("SELECT COUNT(*) FROM seen_events")
+        .fetch_one(&store.pool)
+        .await
+        .expect("count");
+    row.try_get(0).expect("a count")
+}
+
+#[tokio::test]
+async fn seen_events_are_pruned_after_the_retention_and_replays_still_change_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let raise = alert(0, 1, AlertState::Raised, 3.0);
+    store.apply(&[raise.clone()]).await.expect("applied");
+    // Within the retention: the redelivered raise is dropped by its (gateway, seq).
+    let again = store.apply(&[raise.clone()]).await.expect("applied");
+    assert_eq!((again.raised, again.duplicates), (0, 1));
+    assert_eq!(seen_rows(&store).await, 1);
+    // A cutoff before the row was applied keeps it.
+    assert_eq!(
+        store.prune_seen(now_ms() - 60_000).await.expect("pruned"),
+        0
+    );
+    assert_eq!(seen_rows(&store).await, 1);
+
+    // Many events later, everything applied before the cutoff is forgotten: the table holds
+    // only what came after it.
+    let batch: Vec<Item> = (0..50)
+        .map(|i| {
+            let health = Event::health(1_000 + i, "spool", HealthState::Online, "ok");
+            let json = wire::to_json("gw1", 100 + i as u64, &health);
+            item(10 + i, Source::Health, "gw1", &json)
+        })
+        .collect();
+    store.apply(&batch).await.expect("applied");
+    assert_eq!(seen_rows(&store).await, 51);
+    let cutoff = now_ms() + 1;
+    assert_eq!(store.prune_seen(cutoff).await.expect("pruned"), 51);
+    assert_eq!(seen_rows(&store).await, 0);
+
+    // Past the retention the raise comes back: its episode recognises it.
+    let replay = store.apply(&[raise.clone()]).await.expect("applied");
+    assert_eq!((replay.raised, replay.duplicates), (0, 1));
+    assert_eq!(store.counts().await.expect("counts"), (1, 1, 0));
+    // Its clear, then a new episode of the same rule; an old raise and clear replayed past
+    // the retention touch neither.
+    let clear = alert(1, 2, AlertState::Cleared, 0.1);
+    store.apply(&[clear.clone()]).await.expect("applied");
+    store
+        .apply(&[alert(2, 3, AlertState::Raised, 4.0)])
+        .await
+        .expect("applied");
+    store.prune_seen(now_ms() + 1).await.expect("pruned");
+    let stale = store
+        .apply(&[raise, clear, alert(3, 1, AlertState::Raised, 9.0)])
+        .await
+        .expect("applied");
+    assert_eq!((stale.raised, stale.cleared, stale.duplicates), (0, 0, 3));
+    let open = store.open_episodes().await.expect("read");
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, "gw1:3");
+    assert_eq!(
+        open[0].peak_score,
+        Some(4.0),
+        "the stale raise kept no peak"
+    );
+    assert_eq!(store.counts().await.expect("counts"), (2, 1, 0));
+}
