@@ -19,6 +19,7 @@ use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, Severity};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
+use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{sleep, Instant};
 
@@ -87,9 +88,16 @@ impl Publisher {
     }
 }
 
-fn config(dir: &Path, kafka: &Nisshi, store: &str, extra: &str) -> Result<std::path::PathBuf> {
+/// The service's config: `alerts_keys` go in `[alerts]`, `extra` after the store.
+fn config(
+    dir: &Path,
+    kafka: &Nisshi,
+    store: &str,
+    alerts_keys: &str,
+    extra: &str,
+) -> Result<std::path::PathBuf> {
     let text = format!(
-        "[alerts]\n\n[kafka]\nbootstrap_servers = \"{}\"\ngroup_id = \"alerts-test\"\n\
+        "[alerts]\n{alerts_keys}\n[kafka]\nbootstrap_servers = \"{}\"\ngroup_id = \"alerts-test\"\n\
          [kafka.properties]\n\"session.timeout.ms\" = \"6000\"\n\"log_level\" = \"3\"\n\n\
          [store]\nurl = \"{store}\"\n\n{extra}",
         kafka.bootstrap()
@@ -201,7 +209,9 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
          [board]\nlisten = \"127.0.0.1:{board_port}\"\ntoken = \"{TOKEN}\"\n",
         format_args!("http://127.0.0.1:{}", proxy.port())
     );
-    let config = config(dir.path(), &kafka, &postgres.url(), &extra)?;
+    let metrics_port = e2e_tests::paths::free_port();
+    let metrics_listen = format!("metrics_listen = \"127.0.0.1:{metrics_port}\"\n");
+    let config = config(dir.path(), &kafka, &postgres.url(), &metrics_listen, &extra)?;
     let log = dir.path().join("alerts.log");
     let publisher = Publisher::new(&kafka)?;
     publisher.send(STATUS, "gw1", "online").await?;
@@ -321,7 +331,88 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
     assert!(orders
         .iter()
         .all(|(_, body)| body.contains("\"episode\":\"gw1:10\"")));
+    // The restarted service's own metrics: what it did since its start.
+    let metrics = wait_for(
+        "the Alertmanager post counted",
+        Duration::from_secs(30),
+        || async {
+            let (_, text) = http_get(metrics_port, "/metrics")?;
+            Ok((metric(&text, "edge_alerts_alertmanager_posts_total") >= 1.0).then_some(text))
+        },
+    )
+    .await?;
+    check_metrics(&metrics)?;
     service.terminate()?;
+    Ok(())
+}
+
+/// The value of the sample that starts with `name` (its first, if labelled).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// The restarted service's `/metrics` passes `promtool check metrics` and counts the second
+/// run: a duplicate raise, one cleared episode, the failed and then successful posts.
+fn check_metrics(text: &str) -> Result<()> {
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .context("promtool (Debian package prometheus; scripts/setup-test-deps.sh installs it)")?;
+    promtool
+        .stdin
+        .take()
+        .context("stdin")?
+        .write_all(text.as_bytes())?;
+    let checked = promtool.wait_with_output()?;
+    assert!(
+        checked.status.success(),
+        "promtool check metrics: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    // Published while it was down: the raise again, the clear twice (and whatever of the
+    // first run's records had no committed offset yet).
+    assert!(
+        metric(text, "edge_alerts_records_total{source=\"alerts\"}") >= 3.0,
+        "{text}"
+    );
+    assert!(
+        metric(text, "edge_alerts_duplicates_total") >= 2.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(text, "edge_alerts_episodes_opened_total"),
+        0.0,
+        "{text}"
+    );
+    assert_eq!(
+        metric(text, "edge_alerts_episodes_cleared_total"),
+        1.0,
+        "{text}"
+    );
+    assert!(
+        metric(text, "edge_alerts_alertmanager_failures_total") >= 1.0,
+        "{text}"
+    );
+    assert!(
+        metric(text, "edge_alerts_store_write_seconds_count") >= 1.0,
+        "{text}"
+    );
+    for name in [
+        "edge_alerts_work_orders_total",
+        "edge_alerts_seen_events_pruned_total",
+        "edge_alerts_consumer_lag",
+    ] {
+        assert!(text.contains(&format!("# TYPE {name} ")), "{name}:\n{text}");
+    }
     Ok(())
 }
 
@@ -380,7 +471,7 @@ async fn two_instances_in_one_group_split_the_partitions_and_record_every_episod
     let dir = tempfile::tempdir()?;
     let kafka = kafka_with_topics(4).await?;
     let postgres = Postgres::start().await?;
-    let config = config(dir.path(), &kafka, &postgres.url(), "")?;
+    let config = config(dir.path(), &kafka, &postgres.url(), "", "")?;
     let publisher = Publisher::new(&kafka)?;
     let a = Service::start(
         &binary,

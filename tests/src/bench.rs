@@ -34,8 +34,13 @@ pub fn numeric_flags(defaults: &[(&'static str, u64)]) -> Result<BTreeMap<&'stat
 }
 
 /// Builds the release `edge-agent` with `features` (progress on stderr) and returns its path
-/// in `CARGO_TARGET_DIR` (or the workspace's `target/`).
+/// in `CARGO_TARGET_DIR` (or the workspace's `target/`). With `EDGE_BENCH_AGENT` set, that
+/// binary is used as it is, unbuilt (a build made earlier, kept aside while the sources move on).
 pub fn release_edge_agent(features: &str) -> Result<PathBuf> {
+    if let Some(binary) = std::env::var_os("EDGE_BENCH_AGENT") {
+        eprintln!("bench: using EDGE_BENCH_AGENT={}", binary.to_string_lossy());
+        return Ok(PathBuf::from(binary));
+    }
     eprintln!("bench: building the release edge-agent (cargo build --release -p edge-agent --features {features})");
     let status = Command::new(env!("CARGO"))
         .args([

@@ -5,6 +5,9 @@
 //!   history, gateway liveness; it reloads its data on every server-sent event.
 //! - `GET /api/board`: `{ open: [episode], gateways: [gateway] }`.
 //! - `GET /api/assets/{asset}`: the asset's last 50 episodes, newest first.
+//! - Each episode carries `trend`: `[[ts_ms, value], ...]`, the feature around it, oldest
+//!   first (`trend.rs`: at most a lead-up of 32 points and the newest 200 of the episode);
+//!   the page draws it as an inline SVG sparkline, the raise marked.
 //! - `GET /api/events`: server-sent events, one `changed` each time the store changed.
 //! - `POST /api/episodes/{id}/ack`: `{ "by": NAME, "note": TEXT }`, only with
 //!   `Authorization: Bearer TOKEN` (`[board] token`): no anonymous writes. Reads need no
@@ -27,7 +30,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-use super::store::{now_ms, Store};
+use super::store::{now_ms, Episode, Store};
 
 const PAGE: &str = include_str!("board.html");
 
@@ -79,9 +82,24 @@ async fn page(State(state): State<AppState>) -> Html<String> {
 }
 
 async fn board_data(store: &Store) -> Result<serde_json::Value, super::StoreError> {
-    let open = store.open_episodes().await?;
+    let open = with_trends(store, store.open_episodes().await?).await?;
     let gateways = store.gateways().await?;
     Ok(serde_json::json!({ "open": open, "gateways": gateways }))
+}
+
+/// The episodes as JSON, each with its `trend`.
+async fn with_trends(
+    store: &Store,
+    episodes: Vec<Episode>,
+) -> Result<Vec<serde_json::Value>, super::StoreError> {
+    let mut out = Vec::with_capacity(episodes.len());
+    for episode in episodes {
+        let trend = store.trend(&episode.id).await?;
+        let mut value = serde_json::to_value(&episode).unwrap_or_default();
+        value["trend"] = serde_json::json!(trend);
+        out.push(value);
+    }
+    Ok(out)
 }
 
 fn json(value: &impl serde::Serialize) -> Response {
@@ -108,7 +126,11 @@ async fn board(State(state): State<AppState>) -> Response {
 }
 
 async fn asset(State(state): State<AppState>, Path(asset): Path<String>) -> Response {
-    match state.store.asset_history(&asset, 50).await {
+    let history = match state.store.asset_history(&asset, 50).await {
+        Ok(history) => with_trends(&state.store, history).await,
+        Err(error) => Err(error),
+    };
+    match history {
         Ok(history) => json(&history),
         Err(error) => unavailable(&error),
     }

@@ -85,6 +85,10 @@ pub struct ConsumerTopics {
     pub health: String,
     /// Each gateway's `online`/`offline`. Default: "edge.status".
     pub status: String,
+    /// The bridge's telemetry topic, read for the feature trend around each alert on the
+    /// board (its `features` events; readings are skipped). Default: none (not read: the
+    /// trend then has only the values the alerts carry).
+    pub telemetry: Option<String>,
 }
 
 impl Default for ConsumerTopics {
@@ -93,6 +97,7 @@ impl Default for ConsumerTopics {
             alerts: "edge.alerts".to_owned(),
             health: "edge.health".to_owned(),
             status: "edge.status".to_owned(),
+            telemetry: None,
         }
     }
 }
@@ -322,11 +327,13 @@ fn kafka_problems(kafka: &ConsumerKafka) -> Vec<String> {
         }
     }
     let topics = &kafka.topics;
-    for (key, name) in [
-        ("alerts", &topics.alerts),
-        ("health", &topics.health),
-        ("status", &topics.status),
-    ] {
+    let names = [
+        ("alerts", Some(&topics.alerts)),
+        ("health", Some(&topics.health)),
+        ("status", Some(&topics.status)),
+        ("telemetry", topics.telemetry.as_ref()),
+    ];
+    for (key, name) in names.into_iter().filter_map(|(k, n)| Some((k, n?))) {
         let legal = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
         if name.is_empty() || name.len() > 249 || !name.chars().all(legal) {
             problems.push(format!(

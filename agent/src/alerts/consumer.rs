@@ -127,11 +127,13 @@ impl Consumer {
         let consumer: StreamConsumer<GroupContext> = client.create_with_context(context)?;
         let topics = &kafka.topics;
         let sources: BTreeMap<String, Source> = [
-            (topics.alerts.clone(), Source::Alerts),
-            (topics.health.clone(), Source::Health),
-            (topics.status.clone(), Source::Status),
+            (Some(&topics.alerts), Source::Alerts),
+            (Some(&topics.health), Source::Health),
+            (Some(&topics.status), Source::Status),
+            (topics.telemetry.as_ref(), Source::Telemetry),
         ]
         .into_iter()
+        .filter_map(|(topic, source)| Some((topic?.clone(), source)))
         .collect();
         let names: Vec<&str> = sources.keys().map(String::as_str).collect();
         consumer.subscribe(&names)?;

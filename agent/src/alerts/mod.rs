@@ -46,6 +46,8 @@ mod schema;
 mod seen;
 #[cfg(feature = "alerts")]
 pub mod store;
+#[cfg(feature = "alerts")]
+mod trend;
 
 #[cfg(feature = "alerts")]
 pub use consumer::ConsumerError;

@@ -19,6 +19,8 @@ pub(crate) enum Source {
     Alerts,
     Health,
     Status,
+    /// The telemetry topic, read only for the feature trend: its `features` events.
+    Telemetry,
 }
 
 impl Source {
@@ -28,6 +30,7 @@ impl Source {
             Source::Alerts => "alerts",
             Source::Health => "health",
             Source::Status => "status",
+            Source::Telemetry => "telemetry",
         }
     }
 }
@@ -86,6 +89,15 @@ pub(crate) enum Input {
         /// The Kafka record's timestamp: when the bridge forwarded the change.
         ts_ms: i64,
     },
+    /// A `features` event of the telemetry topic: points of the feature trend.
+    Features {
+        gateway: String,
+        sensor: String,
+        ts_ms: i64,
+        values: Vec<(String, f64)>,
+    },
+    /// Another event of the telemetry topic (readings, batches): not this service's.
+    Ignored,
 }
 
 impl Input {
@@ -94,7 +106,8 @@ impl Input {
         match self {
             Input::Alert(alert) => Some((&alert.gateway, alert.seq)),
             Input::Health { gateway, seq, .. } => Some((gateway, *seq)),
-            Input::Status { .. } => None,
+            // Trend points are idempotent by their timestamp: no need to remember them.
+            Input::Status { .. } | Input::Features { .. } | Input::Ignored => None,
         }
     }
 }
@@ -123,6 +136,18 @@ struct AlertBody {
 }
 
 #[derive(Deserialize)]
+struct FeaturesBody {
+    sensor: String,
+    values: std::collections::BTreeMap<String, Option<f64>>,
+}
+
+/// Only the kind: telemetry that is not `features` is not decoded further.
+#[derive(Deserialize)]
+struct Kind {
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
 struct HealthBody {
     component: String,
     state: HealthState,
@@ -140,6 +165,14 @@ pub(crate) fn decode(
 ) -> Result<Input, DeadReason> {
     if source == Source::Status {
         return status(key, value, record_ts_ms);
+    }
+    if source == Source::Telemetry
+        && serde_json::from_slice::<Kind>(value)
+            .is_ok_and(|k| k.kind.as_deref() != Some("features"))
+    {
+        // Readings, and batches of them: not this service's (what is not JSON at all goes
+        // on to be a dead letter, as on the other topics).
+        return Ok(Input::Ignored);
     }
     let text = std::str::from_utf8(value)
         .map_err(|e| DeadReason::new("not_json", format!("not UTF-8: {e}")))?;
@@ -193,6 +226,19 @@ pub(crate) fn decode(
                 component: h.component,
                 state: h.state,
                 detail: h.detail,
+            })
+        }
+        (Source::Telemetry, "features") => {
+            let f: FeaturesBody = serde_json::from_str(text).map_err(body)?;
+            Ok(Input::Features {
+                gateway: envelope.gateway,
+                sensor: f.sensor,
+                ts_ms,
+                values: f
+                    .values
+                    .into_iter()
+                    .filter_map(|(name, value)| Some((name, value.filter(|v| v.is_finite())?)))
+                    .collect(),
             })
         }
         (_, kind) => Err(DeadReason::new(
@@ -330,6 +376,41 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn telemetry_gives_the_features_and_ignores_the_rest() {
+        let features = Event {
+            ts_ms: 5_000,
+            body: EventBody::Features(crate::event::FeatureSet {
+                sensor: "motor1.de.velocity".into(),
+                window: 10,
+                values: vec![("rms".into(), 2.5), ("kurtosis".into(), f64::NAN)],
+            }),
+        };
+        let json = crate::event::wire::to_json("gw1", 3, &features);
+        let input = decode(Source::Telemetry, None, json.as_bytes(), 1, 0).expect("ok");
+        assert_eq!(
+            input,
+            Input::Features {
+                gateway: "gw1".into(),
+                sensor: "motor1.de.velocity".into(),
+                ts_ms: 5_000,
+                values: vec![("rms".into(), 2.5)],
+            }
+        );
+        assert_eq!(input.event_id(), None);
+        let reading = Event::good_reading("motor1.de.velocity", 5_000, 1.0);
+        let json = crate::event::wire::to_json("gw1", 4, &reading);
+        for value in [json.as_bytes(), b"{\"kind\":\"readings\"}"] {
+            let input = decode(Source::Telemetry, None, value, 1, 0).expect("ok");
+            assert_eq!(input, Input::Ignored);
+        }
+        let reason = decode(Source::Telemetry, None, b"{not json", 1, 0).expect_err("dead");
+        assert_eq!(reason.code, "not_json");
+        let broken = br#"{"v":1,"gateway":"gw1","seq":5,"kind":"features","ts":"x"}"#;
+        let reason = decode(Source::Telemetry, None, broken, 1, 0).expect_err("dead");
+        assert_eq!(reason.code, "bad_field");
+    }
+
+    #[test]
     fn assets_are_the_leading_parts_of_the_sensor() {
         assert_eq!(asset_of("motor1.de.velocity", 1), "motor1");
         assert_eq!(asset_of("motor1.de.velocity", 2), "motor1.de");
@@ -339,7 +420,7 @@ pub(crate) mod tests {
     proptest! {
         #[test]
         fn decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
-            for source in [Source::Alerts, Source::Health, Source::Status] {
+            for source in [Source::Alerts, Source::Health, Source::Status, Source::Telemetry] {
                 let _ = decode(source, Some(&bytes), &bytes, 1, 0);
             }
         }

@@ -75,11 +75,18 @@ pub(crate) const MIGRATIONS: &[&[&str]] = &[
         PRIMARY KEY (topic, kafka_partition, kafka_offset)
     )",
     ],
-    // 2: `seen_events` kept for a retention (`seen.rs`): when each was applied. Rows from
-    // before this version get 0, so the first pruning removes them.
+    // 2: `seen_events` kept for a retention (`seen.rs`): when each was applied (rows from
+    // before this version get 0, so the first pruning removes them); the feature trend.
     &[
         "ALTER TABLE seen_events ADD COLUMN seen_ms BIGINT NOT NULL DEFAULT 0",
         "CREATE INDEX seen_events_by_time ON seen_events (seen_ms)",
+        // The trend of the feature around each episode (`trend.rs`), bounded per episode.
+        "CREATE TABLE trend_points (
+            episode_id TEXT NOT NULL,
+            ts_ms BIGINT NOT NULL,
+            value DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (episode_id, ts_ms)
+        )",
     ],
 ];
 

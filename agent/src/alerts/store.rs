@@ -27,7 +27,9 @@ use sqlx::{AnyPool, Row};
 use super::record::{AlertRecord, DeadReason, Input};
 use super::schema::{BOOKKEEPING, MIGRATIONS};
 use super::seen;
+use super::trend::{self, BatchTrend, TrendRing};
 use crate::event::{AlertState, HealthState, Severity};
+use std::sync::{Arc, Mutex};
 
 /// A failure of the database.
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +155,8 @@ fn health_name(state: HealthState) -> &'static str {
 pub struct Store {
     pool: AnyPool,
     work_order_min: Option<Severity>,
+    /// The lead-up of each series, for the trend of an episode that opens (`trend.rs`).
+    trends: Arc<Mutex<TrendRing>>,
 }
 
 pub(crate) type Tx = sqlx::Transaction<'static, sqlx::Any>;
@@ -189,6 +193,7 @@ impl Store {
         let store = Store {
             pool,
             work_order_min,
+            trends: Arc::default(),
         };
         // Two instances starting together race on the first CREATE TABLE (PostgreSQL's
         // IF NOT EXISTS is not atomic); the loser finds the work done on a second try.
@@ -248,11 +253,15 @@ impl Store {
     /// Applies one batch in one transaction (invariants 1 to 3).
     pub(crate) async fn apply(&self, batch: &[Item]) -> Result<Applied, StoreError> {
         let mut applied = Applied::default();
+        let mut trends = BatchTrend::default();
         let mut tx = self.pool.begin().await.map_err(query_error("begin"))?;
         for item in batch {
             let dead = match &item.decoded {
                 Err(reason) => Some(reason.clone()),
-                Ok(input) => self.apply_input(&mut tx, input, &mut applied).await?,
+                Ok(input) => {
+                    self.apply_input(&mut tx, input, &mut applied, &mut trends)
+                        .await?
+                }
             };
             if let Some(reason) = dead {
                 if store_dead_letter(&mut tx, item, &reason).await? {
@@ -261,6 +270,7 @@ impl Store {
                 }
             }
         }
+        trend::cap(&mut tx, &trends.touched).await?;
         tx.commit().await.map_err(query_error("commit"))?;
         Ok(applied)
     }
@@ -271,6 +281,7 @@ impl Store {
         tx: &mut Tx,
         input: &Input,
         applied: &mut Applied,
+        trends: &mut BatchTrend,
     ) -> Result<Option<DeadReason>, StoreError> {
         if let Some((gateway, seq)) = input.event_id() {
             if !seen::first_time(tx, gateway, seq, now_ms()).await? {
@@ -287,13 +298,22 @@ impl Store {
                     applied.duplicates += 1;
                     return Ok(None);
                 }
+                let point = alert.feature_value.map(|v| (alert.ts_ms, v));
                 match (alert.state, open) {
                     (AlertState::Raised, Some(open)) => {
                         raise_again(tx, &open.id, alert).await?;
+                        trend::transition(tx, trends, &open.id, point, false).await?;
                         applied.raised += 1;
                     }
                     (AlertState::Raised, None) => {
                         if self.raise(tx, alert).await? {
+                            let id = format!("{}:{}", alert.gateway, alert.seq);
+                            let key = (
+                                alert.gateway.clone(),
+                                alert.sensor.clone(),
+                                alert.feature.clone(),
+                            );
+                            trend::opened(tx, &self.trends, trends, &id, key, point).await?;
                             applied.raised += 1;
                             applied.opened += 1;
                         } else {
@@ -302,6 +322,7 @@ impl Store {
                     }
                     (AlertState::Cleared, Some(open)) => {
                         clear(tx, &open.id, alert).await?;
+                        trend::transition(tx, trends, &open.id, point, true).await?;
                         applied.cleared += 1;
                     }
                     (AlertState::Cleared, None) => {
@@ -339,6 +360,16 @@ impl Store {
                 online,
                 ts_ms,
             } => set_status(tx, gateway, *online, *ts_ms).await?,
+            Input::Features {
+                gateway,
+                sensor,
+                ts_ms,
+                values,
+            } => {
+                let at = (gateway.as_str(), sensor.as_str(), *ts_ms);
+                trend::features(tx, &self.trends, trends, at, values).await?;
+            }
+            Input::Ignored => {}
         }
         Ok(None)
     }
@@ -373,6 +404,11 @@ impl Store {
         .await
         .map_err(query_error("raise"))?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// The trend points of episode `id`, oldest first (`trend.rs`).
+    pub async fn trend(&self, id: &str) -> Result<Vec<(i64, f64)>, StoreError> {
+        trend::of_episode(&self.pool, id).await
     }
 
     /// Forgets the `(gateway, seq)` of events applied before `cutoff_ms` (see `seen.rs`);

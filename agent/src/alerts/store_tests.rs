@@ -233,3 +233,85 @@ async fn seen_events_are_pruned_after_the_retention_and_replays_still_change_not
     );
     assert_eq!(store.counts().await.expect("counts"), (2, 1, 0));
 }
+
+fn features(offset: i64, seq: u64, ts_ms: i64, rms: f64) -> Item {
+    let event = Event {
+        ts_ms,
+        body: crate::event::EventBody::Features(crate::event::FeatureSet {
+            sensor: "motor1.de.velocity".into(),
+            window: 10,
+            values: vec![("rms".into(), rms), ("mean".into(), 0.5)],
+        }),
+    };
+    item(
+        offset,
+        Source::Telemetry,
+        "gw1/motor1",
+        &wire::to_json("gw1", seq, &event),
+    )
+}
+
+#[tokio::test]
+async fn an_episode_keeps_the_feature_trend_around_it_bounded() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = store(&dir).await;
+    let raised_ms = 1_764_500_000_123;
+    // The lead-up: more points than the ring keeps.
+    let before: Vec<Item> = (0..40)
+        .map(|i| {
+            features(
+                i,
+                100 + i as u64,
+                raised_ms - 40_000 + i * 1_000,
+                1.0 + i as f64,
+            )
+        })
+        .collect();
+    store.apply(&before).await.expect("applied");
+    // The raise carries rms = score * 2 = 6.
+    store
+        .apply(&[alert(50, 200, AlertState::Raised, 3.0)])
+        .await
+        .expect("applied");
+    let trend = store.trend("gw1:200").await.expect("read");
+    assert_eq!(trend.len(), trend::RING_POINTS + 1, "{trend:?}");
+    assert_eq!(
+        trend[0],
+        (raised_ms - 32_000, 9.0),
+        "the ring's oldest kept"
+    );
+    assert_eq!(*trend.last().expect("points"), (raised_ms, 6.0));
+
+    // During the episode: every point, and only the newest of a long episode; a replay
+    // writes nothing twice.
+    let during: Vec<Item> = (0..250)
+        .map(|i| features(60 + i, 300 + i as u64, raised_ms + 1 + i * 1_000, 7.0))
+        .collect();
+    store.apply(&during).await.expect("applied");
+    store.apply(&during[200..]).await.expect("applied");
+    let trend = store.trend("gw1:200").await.expect("read");
+    let after_raise = trend.iter().filter(|(ts, _)| *ts > raised_ms).count() as i64;
+    assert_eq!(after_raise, trend::EPISODE_POINTS);
+    assert_eq!(
+        trend.len() as i64,
+        trend::RING_POINTS as i64 + 1 + trend::EPISODE_POINTS
+    );
+    assert_eq!(trend.last().expect("points").0, raised_ms + 1 + 249 * 1_000);
+
+    // After the clear, no more points.
+    let clear = wire::to_json("gw1", 600, &alert_event(AlertState::Cleared, 0.1)).replace(
+        "\"ts\":\"2025-11-30T10:53:20.123Z\"",
+        "\"ts\":\"2025-11-30T11:00:00.000Z\"",
+    );
+    store
+        .apply(&[item(400, Source::Alerts, "gw1/motor1", &clear)])
+        .await
+        .expect("applied");
+    assert!(store.open_episodes().await.expect("read").is_empty());
+    let closed = store.trend("gw1:200").await.expect("read").len();
+    store
+        .apply(&[features(500, 700, raised_ms + 900_000, 1.0)])
+        .await
+        .expect("applied");
+    assert_eq!(store.trend("gw1:200").await.expect("read").len(), closed);
+}
