@@ -15,17 +15,17 @@ use e2e_tests::postgres::Postgres;
 use e2e_tests::service::Service;
 use e2e_tests::tcp_proxy::TcpProxy;
 use edge_agent::alerts::Store;
-use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, Severity};
+use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, FeatureSet, Severity};
 use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
-use std::io::Write as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::{sleep, Instant};
 
 const ALERTS: &str = "edge.alerts";
 const HEALTH: &str = "edge.health";
 const STATUS: &str = "edge.status";
+const TELEMETRY: &str = "edge.telemetry";
 const TOKEN: &str = "board-token-0123456789";
 
 fn alert_event(asset: &str, state: AlertState, score: f64) -> Event {
@@ -81,6 +81,27 @@ impl Publisher {
         Ok(())
     }
 
+    /// A `features` event of `{asset}.de.velocity` on the telemetry topic, `age_ms` ago.
+    async fn features(
+        &self,
+        gateway: &str,
+        seq: u64,
+        asset: &str,
+        age_ms: i64,
+        rms: f64,
+    ) -> Result<()> {
+        let mut event = alert_event(asset, AlertState::Raised, 0.0);
+        event.ts_ms -= age_ms;
+        event.body = EventBody::Features(FeatureSet {
+            sensor: format!("{asset}.de.velocity"),
+            window: 64,
+            values: vec![("rms".into(), rms), ("crest".into(), 1.4)],
+        });
+        let json = wire::to_json(gateway, seq, &event);
+        self.send(TELEMETRY, &format!("{gateway}/{asset}"), &json)
+            .await
+    }
+
     async fn alert(&self, gateway: &str, seq: u64, asset: &str, state: AlertState) -> Result<()> {
         let json = wire::to_json(gateway, seq, &alert_event(asset, state, 6.5));
         self.send(ALERTS, &format!("{gateway}/{asset}"), &json)
@@ -129,6 +150,9 @@ async fn kafka_with_topics(alert_partitions: i32) -> Result<Nisshi> {
     kafka.create_topic(ALERTS, alert_partitions, false).await?;
     kafka.create_topic(HEALTH, 1, false).await?;
     kafka.create_topic(STATUS, 1, true).await?;
+    kafka
+        .create_topic(TELEMETRY, alert_partitions, false)
+        .await?;
     Ok(kafka)
 }
 
@@ -206,7 +230,8 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
     let extra = format!(
         "[alertmanager]\nurl = \"{}\"\nresend_interval = \"1s\"\ntimeout = \"2s\"\nboard_url = \"http://127.0.0.1:{board_port}\"\n\n\
          [work_orders]\nurl = \"http://127.0.0.1:{cmms_port}/orders\"\nmin_severity = \"warning\"\n\n\
-         [board]\nlisten = \"127.0.0.1:{board_port}\"\ntoken = \"{TOKEN}\"\n",
+         [board]\nlisten = \"127.0.0.1:{board_port}\"\ntoken = \"{TOKEN}\"\n\n\
+         [kafka.topics]\ntelemetry = \"{TELEMETRY}\"\n",
         format_args!("http://127.0.0.1:{}", proxy.port())
     );
     let metrics_port = e2e_tests::paths::free_port();
@@ -215,6 +240,13 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
     let log = dir.path().join("alerts.log");
     let publisher = Publisher::new(&kafka)?;
     publisher.send(STATUS, "gw1", "online").await?;
+    // The bearing's RMS climbs for a minute before the alert: the trend's lead-up.
+    for i in 0..12u64 {
+        let rms = 2.0 + (i * i) as f64 * 0.05;
+        publisher
+            .features("gw1", i + 1, "motor1", 60_000 - i as i64 * 5_000, rms)
+            .await?;
+    }
     publisher
         .alert("gw1", 10, "motor1", AlertState::Raised)
         .await?;
@@ -258,9 +290,24 @@ async fn an_alert_in_kafka_is_one_episode_one_firing_alert_a_work_order_and_reso
     .await?;
 
     // The board: reads are open, writes need the token.
-    let (status, body) = http_get(board_port, "/api/board")?;
-    assert_eq!(status, 200);
-    assert!(body.contains("\"id\":\"gw1:10\""), "{body}");
+    let board = wait_for(
+        "the trend on the board",
+        Duration::from_secs(30),
+        || async {
+            let (status, body) = http_get(board_port, "/api/board")?;
+            assert_eq!(status, 200);
+            let board: serde_json::Value = serde_json::from_str(&body)?;
+            let trend = board["open"][0]["trend"].as_array().map_or(0, Vec::len);
+            Ok((trend >= 13).then_some(board))
+        },
+    )
+    .await?;
+    assert_eq!(board["open"][0]["id"], "gw1:10", "{board}");
+    // The twelve features, oldest first, then the raise's own value.
+    let trend = board["open"][0]["trend"].as_array().context("trend")?;
+    assert_eq!(trend.len(), 13, "{trend:?}");
+    assert_eq!(trend[0][1], 2.0);
+    assert_eq!(trend[12][1], 8.4);
     let ack = r#"{"by":"Ana","note":"bearing on order"}"#;
     let (status, _) = http_request(board_port, "POST", "/api/episodes/gw1:10/ack", &[], ack)?;
     assert_eq!(status, 401, "an anonymous write is refused");
@@ -359,25 +406,7 @@ fn metric(text: &str, name: &str) -> f64 {
 /// The restarted service's `/metrics` passes `promtool check metrics` and counts the second
 /// run: a duplicate raise, one cleared episode, the failed and then successful posts.
 fn check_metrics(text: &str) -> Result<()> {
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .context("promtool (Debian package prometheus; scripts/setup-test-deps.sh installs it)")?;
-    promtool
-        .stdin
-        .take()
-        .context("stdin")?
-        .write_all(text.as_bytes())?;
-    let checked = promtool.wait_with_output()?;
-    assert!(
-        checked.status.success(),
-        "promtool check metrics: {}{}\n{text}",
-        String::from_utf8_lossy(&checked.stdout),
-        String::from_utf8_lossy(&checked.stderr)
-    );
+    e2e_tests::promtool::check_metrics(text)?;
     // Published while it was down: the raise again, the clear twice (and whatever of the
     // first run's records had no committed offset yet).
     assert!(
@@ -445,6 +474,10 @@ fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
         "the episode is on the board:\n{dom}"
     );
     assert!(dom.contains("Acknowledged by Ana"), "{dom}");
+    assert!(
+        dom.contains("class=\"trend\"") && dom.contains("data-points=\"13\""),
+        "the trend's sparkline is on the board:\n{dom}"
+    );
     assert!(dom.contains("gw1"), "{dom}");
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
         || paths::workspace().join("target"),

@@ -2,7 +2,7 @@
 //! and the data sets, scoring the rules against labelled recordings, and a real Mosquitto
 //! with what the MQTT tests need around it (a subscriber, a TCP proxy, a spool and the sink),
 //! and a real Kafka-compatible broker (nisshi) with a reader for the bridge tests; a real
-//! PostgreSQL and Alertmanager for the alert service's tests.
+//! PostgreSQL and Alertmanager for the alert service's tests; promtool for `/metrics`.
 
 pub mod alertmanager;
 pub mod bench;
@@ -13,6 +13,7 @@ pub mod mqtt_subscriber;
 pub mod nisshi;
 pub mod paths;
 pub mod postgres;
+pub mod promtool;
 pub mod scenarios;
 pub mod service;
 pub mod skab;

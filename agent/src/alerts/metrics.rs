@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 /// Every metric of the service; cheap to clone (the counters are shared).
 #[derive(Debug, Clone)]
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub(crate) records: IntCounterVec,
     pub(crate) duplicates: IntCounter,
@@ -47,7 +47,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let registry = Registry::new();
         let register = |metric: Box<dyn prometheus::core::Collector>| {
             registry
@@ -135,44 +135,37 @@ impl Metrics {
         }
     }
 
-    /// The text exposition of every metric.
-    pub fn render(&self) -> String {
-        TextEncoder::new()
-            .encode_to_string(&self.registry.gather())
-            .unwrap_or_else(|error| format!("# encoding failed: {error}\n"))
+    /// The text exposition of every metric (an encoding failure is reported in it).
+    pub(crate) fn render(&self) -> String {
+        let families = self.registry.gather();
+        match TextEncoder::new().encode_to_string(&families) {
+            Ok(text) => text,
+            Err(error) => format!("# encoding failed: {error}\n"),
+        }
     }
 }
 
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// Serves `GET /metrics` on `listener` until `stop`.
-pub(crate) async fn serve(
-    listener: tokio::net::TcpListener,
+/// Binds `listen` now (a taken port is a start-up error) and returns the server of
+/// `GET /metrics`, which runs until `stop`.
+pub(crate) async fn server(
+    listen: SocketAddr,
     metrics: Metrics,
     stop: CancellationToken,
-) -> std::io::Result<()> {
-    use axum::{http::header, routing::get, Router};
-    let app = Router::new().route(
-        "/metrics",
-        get(move || {
-            let body = metrics.render();
-            async move { ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body) }
-        }),
-    );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-}
-
-/// Binds the metrics listener now, so that a taken port is a start-up error.
-pub(crate) async fn bind(listen: SocketAddr) -> std::io::Result<tokio::net::TcpListener> {
+) -> std::io::Result<impl std::future::Future<Output = std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(listen = %listener.local_addr()?, "metrics at /metrics");
-    Ok(listener)
+    let scrape = move || {
+        let text = metrics.render();
+        let content_type = [(axum::http::header::CONTENT_TYPE, prometheus::TEXT_FORMAT)];
+        async move { (content_type, text) }
+    };
+    let app = axum::Router::new().route("/metrics", axum::routing::get(scrape));
+    let shutdown = async move { stop.cancelled().await };
+    Ok(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+    })
 }
 
 #[cfg(test)]

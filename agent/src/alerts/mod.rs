@@ -7,10 +7,13 @@
 //!
 //! # Path of a record
 //!
-//! Kafka (the bridge's alert, health and status topics) → `consumer.rs` (a consumer group,
-//! manual offset commits) → `record.rs` (decode, or a dead letter) → `store.rs` (SQLite or
-//! PostgreSQL, one transaction per batch, duplicates dropped by `(gateway, seq)`) → offsets
-//! committed. Beside it, `notify.rs` reads the store and posts to Alertmanager and the CMMS.
+//! Kafka (the bridge's alert, health and status topics, and optionally its telemetry topic)
+//! → `consumer.rs` (a consumer group, manual offset commits) → `record.rs` (decode, or a
+//! dead letter) → `store.rs` (SQLite or PostgreSQL, one transaction per batch, duplicates
+//! dropped by `(gateway, seq)` in `seen.rs`, the feature trend around each episode in
+//! `trend.rs`) → offsets committed. Beside it, `notify.rs` reads the store and posts to
+//! Alertmanager and the CMMS, `seen.rs` prunes the dedup table past its retention, `board.rs`
+//! serves the maintenance board and `metrics.rs` the service's own `/metrics`.
 //!
 //! # Invariants
 //!
@@ -52,8 +55,6 @@ mod trend;
 #[cfg(feature = "alerts")]
 pub use consumer::ConsumerError;
 #[cfg(feature = "alerts")]
-pub use metrics::Metrics;
-#[cfg(feature = "alerts")]
 pub use notify::{EPISODE_ALERTNAME, OFFLINE_ALERTNAME};
 #[cfg(feature = "alerts")]
 pub use store::{Store, StoreError};
@@ -87,7 +88,7 @@ pub async fn run(
     .await?;
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     let (changes, _) = tokio::sync::watch::channel(0u64);
-    let metrics = Metrics::new();
+    let metrics = metrics::Metrics::new();
     let section = config.alerts;
     let consumer = consumer::Consumer::new(
         &config.kafka,
@@ -100,8 +101,9 @@ pub async fn run(
     let stop = shutdown.child_token();
     let mut helpers = tokio::task::JoinSet::new();
     if let Some(listen) = section.metrics_listen {
-        let listener = metrics::bind(listen).await.map_err(AlertsError::Metrics)?;
-        let serve = metrics::serve(listener, metrics.clone(), stop.clone());
+        let serve = metrics::server(listen, metrics.clone(), stop.clone())
+            .await
+            .map_err(AlertsError::Metrics)?;
         helpers.spawn(async move { serve.await.map_err(AlertsError::Metrics) });
     }
     let pruner = seen::run_pruner(
