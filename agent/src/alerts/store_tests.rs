@@ -178,9 +178,15 @@ async fn seen_events_are_pruned_after_the_retention_and_replays_still_change_not
     let dir = tempfile::tempdir().expect("tempdir");
     let store = store(&dir).await;
     let raise = alert(0, 1, AlertState::Raised, 3.0);
-    store.apply(&[raise.clone()]).await.expect("applied");
+    store
+        .apply(std::slice::from_ref(&raise))
+        .await
+        .expect("applied");
     // Within the retention: the redelivered raise is dropped by its (gateway, seq).
-    let again = store.apply(&[raise.clone()]).await.expect("applied");
+    let again = store
+        .apply(std::slice::from_ref(&raise))
+        .await
+        .expect("applied");
     assert_eq!((again.raised, again.duplicates), (0, 1));
     assert_eq!(seen_rows(&store).await, 1);
     // A cutoff before the row was applied keeps it.
@@ -206,13 +212,19 @@ async fn seen_events_are_pruned_after_the_retention_and_replays_still_change_not
     assert_eq!(seen_rows(&store).await, 0);
 
     // Past the retention the raise comes back: its episode recognises it.
-    let replay = store.apply(&[raise.clone()]).await.expect("applied");
+    let replay = store
+        .apply(std::slice::from_ref(&raise))
+        .await
+        .expect("applied");
     assert_eq!((replay.raised, replay.duplicates), (0, 1));
     assert_eq!(store.counts().await.expect("counts"), (1, 1, 0));
     // Its clear, then a new episode of the same rule; an old raise and clear replayed past
     // the retention touch neither.
     let clear = alert(1, 2, AlertState::Cleared, 0.1);
-    store.apply(&[clear.clone()]).await.expect("applied");
+    store
+        .apply(std::slice::from_ref(&clear))
+        .await
+        .expect("applied");
     store
         .apply(&[alert(2, 3, AlertState::Raised, 4.0)])
         .await
