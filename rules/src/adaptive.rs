@@ -22,7 +22,7 @@
 //!    it clears once the raw score's own z is back under `clear_surprise`.
 //!
 //! # Invariants
-//! - Constant memory: [`AdaptiveState`] is 96 bytes whatever the horizons; nothing allocates.
+//! - Constant memory: [`AdaptiveState`] is 120 bytes whatever the horizons; nothing allocates.
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
@@ -46,13 +46,12 @@ pub enum Horizon {
 }
 
 impl Horizon {
-    /// The weight of a sample `dt_ms` after the previous one, at least `1 / seen`.
-    fn weight(self, dt_ms: i64, seen: u32) -> f64 {
-        let w = match self {
+    /// The weight of a sample `dt_ms` after the previous one, before the `1 / seen` floor.
+    fn weight(self, dt_ms: i64) -> f64 {
+        match self {
             Horizon::Millis(tau) => -libm::expm1(-(dt_ms.max(0) as f64) / (tau.max(1) as f64)),
             Horizon::Samples(n) => 2.0 / (f64::from(n) + 1.0),
-        };
-        w.max(1.0 / f64::from(seen.max(1)))
+        }
     }
 
     /// The span in seconds, `interval_ms` being the mean time between samples.
@@ -105,9 +104,44 @@ pub struct Scored {
     pub active: bool,
     /// The raw score, in standard errors from the long-run mean.
     pub raw: f64,
-    /// `Φ` of the raw score's z against its own history: 0–1.
-    pub likelihood: f64,
+    /// The raw score's z against its own history.
+    pub surprise: f64,
     pub evidence: Evidence,
+}
+
+impl Scored {
+    /// `Φ` of [`Self::surprise`]: 0–1, the alert's score. Worked out on demand: it costs more
+    /// than the rest of a judgement.
+    pub fn likelihood(&self) -> f64 {
+        normal_cdf(self.surprise)
+    }
+}
+
+/// `1 − exp(−Δt / horizon)` for the last interval seen, for both horizons: at a steady rate
+/// every sample has the same interval, and `expm1` is the dearest step of a judgement.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Weights {
+    dt_ms: i64,
+    long: f64,
+    short: f64,
+}
+
+impl Weights {
+    fn for_interval(&mut self, spec: &AdaptiveSpec, dt_ms: i64) -> (f64, f64) {
+        if self.dt_ms != dt_ms || self.long == 0.0 {
+            *self = Self {
+                dt_ms,
+                long: spec.baseline.weight(dt_ms),
+                short: spec.window.weight(dt_ms),
+            };
+        }
+        (self.long, self.short)
+    }
+}
+
+/// A weight, but at least `1 / seen`: until a horizon has passed, the plain mean of all seen.
+fn at_least_one_in(weight: f64, seen: u32) -> f64 {
+    weight.max(1.0 / f64::from(seen.max(1)))
 }
 
 /// The state of one adaptive condition of one sensor; see the module docs.
@@ -131,6 +165,7 @@ pub struct AdaptiveState {
     deviation_var: f64,
     score_mean: f64,
     score_var: f64,
+    weights: Weights,
 }
 
 impl AdaptiveState {
@@ -157,8 +192,9 @@ impl AdaptiveState {
         let dt = time_ms.saturating_sub(self.last_ms);
         self.last_ms = self.last_ms.max(time_ms);
         self.seen = self.seen.saturating_add(1);
-        let long = spec.baseline.weight(dt, self.seen);
-        let short = spec.window.weight(dt, self.seen);
+        let (long_weight, short_weight) = self.weights.for_interval(spec, dt);
+        let long = at_least_one_in(long_weight, self.seen);
+        let short = at_least_one_in(short_weight, self.seen);
         self.short += short * (x - self.short);
 
         let spread = libm::sqrt(self.var)
@@ -200,7 +236,7 @@ impl AdaptiveState {
             Scored {
                 active: self.active,
                 raw,
-                likelihood: normal_cdf(z),
+                surprise: z,
                 evidence: Evidence {
                     level: self.mean,
                     spread,
@@ -237,7 +273,7 @@ impl AdaptiveState {
         };
         if let Some(raw) = judged.filter(|_| self.seen > 5) {
             self.scored = self.scored.saturating_add(1);
-            let w = spec.baseline.weight(dt, self.scored);
+            let w = at_least_one_in(long_weight, self.scored);
             let score_spread = libm::sqrt(self.score_var).max(0.05);
             let raw = if self.scored > 3 {
                 raw.min(self.score_mean + CLIP * score_spread)
