@@ -401,5 +401,27 @@ mod tests {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/alerts.example.toml");
         let config = load(std::path::Path::new(path)).expect("the example is valid");
         assert!(config.alertmanager.is_some());
+        assert_eq!(
+            config.alerts.seen_retention,
+            Duration::from_secs(8 * 86_400)
+        );
+        assert!(config.alerts.metrics_listen.is_some());
+        assert_eq!(config.kafka.topics.telemetry, None, "opt-in");
+    }
+
+    #[test]
+    fn a_short_retention_and_a_bad_telemetry_topic_are_refused() {
+        let text = MINIMAL.replace("[alerts]", "[alerts]\nseen_retention = \"10m\"");
+        let found = messages(&text);
+        assert!(found[0].contains("seen_retention"), "{found:?}");
+        let text = format!("{MINIMAL}[kafka.topics]\ntelemetry = \"a topic\"\n");
+        let found = messages(&text);
+        assert!(found[0].contains("topics.telemetry"), "{found:?}");
+        let text = format!("{MINIMAL}[kafka.topics]\ntelemetry = \"edge.telemetry\"\n");
+        let config = parse("alerts.toml", &text).expect("valid");
+        assert_eq!(
+            config.kafka.topics.telemetry.as_deref(),
+            Some("edge.telemetry")
+        );
     }
 }
