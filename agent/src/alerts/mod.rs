@@ -26,8 +26,10 @@
 //!    without its raise is stored in `dead_letters` with its reason, logged once per reason.
 //! 4. **Notifications are driven by the store** (see `notify.rs`): an Alertmanager or CMMS
 //!    outage delays them and loses none.
-//! 5. **A stage that fails stops the service**: the consumer and the notifier run under one
-//!    cancellation token, and the consumer's end ends the notifier.
+//! 5. **A stage that fails stops the service**: the consumer, the notifier, the pruner, the
+//!    board and the metrics server run under one cancellation token; the consumer's end ends
+//!    the others, and a board or metrics server that fails (or any task that panics) ends
+//!    the consumer and the service with its error.
 
 pub mod config;
 
@@ -58,6 +60,8 @@ pub use consumer::ConsumerError;
 pub use notify::{EPISODE_ALERTNAME, OFFLINE_ALERTNAME};
 #[cfg(feature = "alerts")]
 pub use store::{Store, StoreError};
+#[cfg(feature = "alerts")]
+use tokio::task::JoinSet;
 
 /// Why the service stopped.
 #[cfg(feature = "alerts")]
@@ -71,9 +75,12 @@ pub enum AlertsError {
     Board(std::io::Error),
     #[error("metrics listener: {0}")]
     Metrics(std::io::Error),
+    #[error("a task panicked: {0}")]
+    Task(String),
 }
 
-/// Runs the service until `shutdown`: the consumer, the notifier and the board.
+/// Runs the service until `shutdown`: the consumer, the notifier, the pruner of
+/// `seen_events`, and the board and the metrics when configured.
 #[cfg(feature = "alerts")]
 pub async fn run(
     config: config::AlertsConfig,
@@ -99,12 +106,21 @@ pub async fn run(
         metrics.clone(),
     )?;
     let stop = shutdown.child_token();
-    let mut helpers = tokio::task::JoinSet::new();
+    let mut tasks: JoinSet<Result<(), AlertsError>> = JoinSet::new();
     if let Some(listen) = section.metrics_listen {
         let serve = metrics::server(listen, metrics.clone(), stop.clone())
             .await
             .map_err(AlertsError::Metrics)?;
-        helpers.spawn(async move { serve.await.map_err(AlertsError::Metrics) });
+        tasks.spawn(async move { serve.await.map_err(AlertsError::Metrics) });
+    }
+    if let Some(board) = &config.board {
+        let listener = tokio::net::TcpListener::bind(board.listen)
+            .await
+            .map_err(AlertsError::Board)?;
+        tracing::info!(listen = %listener.local_addr().map_err(AlertsError::Board)?, "maintenance board");
+        let token = std::sync::Arc::from(board.token.0.as_str());
+        let serve = board::serve(listener, store.clone(), token, changes, stop.clone());
+        tasks.spawn(async move { serve.await.map_err(AlertsError::Board) });
     }
     let pruner = seen::run_pruner(
         store.clone(),
@@ -112,22 +128,6 @@ pub async fn run(
         metrics.clone(),
         stop.clone(),
     );
-    helpers.spawn(async move {
-        pruner.await;
-        Ok(())
-    });
-    let board = match &config.board {
-        Some(board) => {
-            let listener = tokio::net::TcpListener::bind(board.listen)
-                .await
-                .map_err(AlertsError::Board)?;
-            tracing::info!(listen = %listener.local_addr().map_err(AlertsError::Board)?, "maintenance board");
-            let token = std::sync::Arc::from(board.token.0.as_str());
-            let serve = board::serve(listener, store.clone(), token, changes, stop.clone());
-            Some(tokio::spawn(serve))
-        }
-        None => None,
-    };
     let notifier = notify::Notifier {
         store,
         alertmanager: config.alertmanager,
@@ -135,26 +135,40 @@ pub async fn run(
         wake,
         metrics,
     };
-    let notifier = tokio::spawn(notifier.run(stop.clone()));
-    let result = consumer.run(shutdown).await;
-    stop.cancel();
-    if let Err(error) = notifier.await {
-        tracing::error!(%error, "notifier task failed");
-    }
-    let served = match board {
-        Some(board) => match board.await {
-            Ok(served) => served.map_err(AlertsError::Board),
-            Err(error) => Err(AlertsError::Board(std::io::Error::other(error))),
-        },
-        None => Ok(()),
+    let notifier = notifier.run(stop.clone());
+    tasks.spawn(async move {
+        tokio::join!(pruner, notifier);
+        Ok(())
+    });
+    // The consumer runs until `shutdown`; a task that fails before it stops the service
+    // (a task that ends without error, such as a notifier with nothing to notify, does not).
+    let mut consumer = std::pin::pin!(consumer.run(shutdown));
+    let mut outcome = loop {
+        tokio::select! {
+            result = &mut consumer => break result.map_err(AlertsError::from),
+            Some(joined) = tasks.join_next() => {
+                if let Err(error) = task_outcome(joined) {
+                    tracing::error!(%error, "a task of the alert service failed: stopping");
+                    break Err(error);
+                }
+            }
+        }
     };
-    while let Some(joined) = helpers.join_next().await {
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "alert service task failed"),
-            Err(error) => tracing::error!(%error, "alert service task panicked"),
+    stop.cancel();
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(error) = task_outcome(joined) {
+            tracing::error!(%error, "a task of the alert service failed while stopping");
+            if outcome.is_ok() {
+                outcome = Err(error);
+            }
         }
     }
-    result?;
-    served
+    outcome
+}
+
+#[cfg(feature = "alerts")]
+fn task_outcome(
+    joined: Result<Result<(), AlertsError>, tokio::task::JoinError>,
+) -> Result<(), AlertsError> {
+    joined.unwrap_or_else(|error| Err(AlertsError::Task(error.to_string())))
 }
