@@ -26,6 +26,10 @@
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
+//! - **Suspect samples are not learned.** While the condition holds, or its raw score is
+//!   [`SUSPECT_SHARE`] of the way to `k` and already surprising, nothing is learned, for at
+//!   most `settle`: then the change is taken for a new operating point and learned. A ramp
+//!   is thus judged against the normal from before it started.
 //! - **Operating states.** Judgement is held for `settle` after the first sample and after
 //!   every stop: while the feature is under `idle_below` (a stopped machine) nothing is judged
 //!   or learned, and the settling time starts again when it runs once more. A warm-up after a
@@ -37,6 +41,10 @@ use crate::detect::Direction;
 pub const CLIP: f64 = 4.0;
 /// Samples the long-run normal must hold before anything is judged, whatever `settle` says.
 pub const MIN_SAMPLES: u32 = 30;
+/// A raw score this share of `k` that already stands `surprise` above its history is suspect:
+/// it is not learned. Without this a steady ramp (a cooling failure) is learned as it climbs,
+/// each sample widening the spread by up to `CLIP²` times its weight, and never scores `k`.
+pub const SUSPECT_SHARE: f64 = 0.5;
 
 /// A time scale: a span of time, or a number of samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -154,8 +162,11 @@ pub struct AdaptiveState {
     scored: u32,
     /// When judgement may start (the first sample, or the last idle one, plus `settle`).
     judge_from_ms: i64,
-    /// When the condition last started to hold.
-    active_since_ms: i64,
+    /// Whether the last judgement was suspect: the condition held, or its score was
+    /// [`SUSPECT_SHARE`] of the way there and already surprising.
+    suspect: bool,
+    /// When the judgements last became suspect.
+    suspect_since_ms: i64,
     first_ms: i64,
     last_ms: i64,
     mean: f64,
@@ -226,9 +237,11 @@ impl AdaptiveState {
             } else {
                 raw >= spec.k && z >= spec.surprise
             };
-            if self.active && !was_active {
-                self.active_since_ms = time_ms;
+            let suspect = self.active || (raw >= SUSPECT_SHARE * spec.k && z >= spec.surprise);
+            if suspect && !self.suspect {
+                self.suspect_since_ms = time_ms;
             }
+            self.suspect = suspect;
             // Saturating: recorded data may put timestamps at both ends of the i64 range.
             let elapsed_ms = self.last_ms.saturating_sub(self.first_ms) as f64;
             let interval = elapsed_ms / f64::from(self.seen - 1);
@@ -246,10 +259,11 @@ impl AdaptiveState {
         });
         if !settled {
             self.active = false;
+            self.suspect = false;
         }
 
-        // Learn, winsorised, unless the condition holds and has not yet held for `settle`.
-        if self.active && time_ms.saturating_sub(self.active_since_ms) < spec.settle_ms {
+        // Learn, winsorised, unless the judgements are suspect and have not been for `settle`.
+        if self.suspect && time_ms.saturating_sub(self.suspect_since_ms) < spec.settle_ms {
             return scored;
         }
         let deviation = x - self.mean;
@@ -368,6 +382,35 @@ mod tests {
         assert!((2_000..2_298).all(|i| state.judge(&spec, i * 1000, 40.0).is_none()));
         let after = state.judge(&spec, 2_300_000, 40.0);
         assert!(after.is_some(), "judged again once settled");
+    }
+
+    #[test]
+    fn a_steady_ramp_out_of_a_cycling_normal_is_judged_against_the_normal_before_it() {
+        // Twenty minutes of a 30-minute load cycle (±2) with a little noise, then a cooling
+        // failure: +0.05 a second (firmware-sim's overheating scenario is of this shape).
+        // Learned as it climbs, the ramp would widen the spread as fast as it grows.
+        let mut state = AdaptiveState::default();
+        let spec = AdaptiveSpec {
+            k: 6.5,
+            surprise: 2.5,
+            ..spec()
+        };
+        let cycle = |i: u64| 2.0 * libm::sin(i as f64 * core::f64::consts::TAU / 1_800.0);
+        let level = |i: u64| 40.0 + cycle(i) + 0.05 * noise(i);
+        let quiet = (0..1_200).find(|&i| {
+            state
+                .judge(&spec, i as i64 * 1000, level(i))
+                .is_some_and(|s| s.active)
+        });
+        assert_eq!(quiet, None, "the cycle is normal");
+        let hit = (1_200..3_000).find(|&i| {
+            let ramp = 0.05 * (i - 1_200) as f64;
+            state
+                .judge(&spec, i as i64 * 1000, level(i) + ramp)
+                .is_some_and(|s| s.active)
+        });
+        let hit = hit.expect("the ramp holds the condition");
+        assert!(hit < 1_200 + 600, "held {} s into the ramp", hit - 1_200);
     }
 
     #[test]
