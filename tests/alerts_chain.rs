@@ -2,7 +2,8 @@
 //! repaired → a real `edge-agent run` gateway → a real Mosquitto → `edge-agent bridge` → a
 //! real Kafka-compatible broker (nisshi) → `edge-agent alerts` → a real PostgreSQL and
 //! Alertmanager. The fault is one firing alert in Alertmanager and one open episode in the
-//! store, and resolves in both when the fault is repaired.
+//! store; the alert service and the bridge are killed with SIGKILL and restarted while it
+//! lasts; it is still one episode, and resolves in both when the fault is repaired.
 
 use std::path::Path;
 use std::time::Duration;
@@ -199,7 +200,7 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     // The data centre first: the bridge's persistent session must exist before the gateway
     // publishes.
     let bridge_binary = paths::edge_agent_bridge_binary();
-    let bridge = start(
+    let mut bridge = start(
         &bridge_binary,
         dir,
         "bridge",
@@ -213,13 +214,9 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     )
     .await?;
     sleep(Duration::from_secs(1)).await;
-    let alerts = start(
-        &paths::edge_agent_alerts_binary(),
-        dir,
-        "alerts",
-        "alerts",
-        &alerts_config(&kafka.bootstrap(), &postgres.url(), &am.url()),
-    )?;
+    let alerts_text = alerts_config(&kafka.bootstrap(), &postgres.url(), &am.url());
+    let alerts_binary = paths::edge_agent_alerts_binary();
+    let mut alerts = start(&alerts_binary, dir, "alerts", "alerts", &alerts_text)?;
 
     // The plant floor.
     std::fs::write(dir.join("rules.toml"), RULES)?;
@@ -236,11 +233,12 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
 
     let store = Store::connect(&postgres.url(), 1, None).await?;
     let logs = || {
+        let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap_or_default();
         format!(
             "agent:\n{}\nbridge:\n{}\nalerts:\n{}",
-            agent.log(),
-            bridge.log(),
-            alerts.log()
+            read("agent.log"),
+            read("bridge.log"),
+            read("alerts.log")
         )
     };
     let firing = || async {
@@ -274,6 +272,21 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     let open = store.open_episodes().await?;
     let zone_d: Vec<_> = open.iter().filter(|e| e.rule == "bearing-zone-d").collect();
     assert_eq!(zone_d.len(), 1, "{open:?}");
+
+    // kill -9 of the alert service and of the bridge while the fault lasts: the bridge's
+    // unacknowledged messages come again from Mosquitto's session, the consumer's
+    // uncommitted records from Kafka.
+    alerts.kill_9()?;
+    bridge.kill_9()?;
+    sleep(Duration::from_millis(500)).await;
+    bridge = start(
+        &bridge_binary,
+        dir,
+        "bridge",
+        "bridge",
+        &bridge_config(mosquitto.port(), &kafka.bootstrap()),
+    )?;
+    alerts = start(&alerts_binary, dir, "alerts", "alerts", &alerts_text)?;
 
     // The repair: the episode closes and Alertmanager hears the resolve.
     wait_for(
