@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use e2e_tests::alertmanager::{http_get, http_request, Alertmanager};
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::paths;
 use e2e_tests::postgres::Postgres;
-use e2e_tests::service::Service;
+use e2e_tests::service::{wait_for, Service};
 use e2e_tests::tcp_proxy::TcpProxy;
 use edge_agent::alerts::Store;
 use edge_agent::event::{wire, Alert, AlertState, Event, EventBody, FeatureSet, Severity};
@@ -20,7 +20,7 @@ use rdkafka::config::ClientConfig;
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::time::{sleep, Instant};
+use tokio::time::sleep;
 
 const ALERTS: &str = "edge.alerts";
 const HEALTH: &str = "edge.health";
@@ -126,23 +126,6 @@ fn config(
     let path = dir.join(format!("alerts-{}.toml", text.len()));
     std::fs::write(&path, text)?;
     Ok(path)
-}
-
-async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check().await? {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn kafka_with_topics(alert_partitions: i32) -> Result<Nisshi> {

@@ -8,16 +8,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use e2e_tests::alertmanager::Alertmanager;
 use e2e_tests::mosquitto::Mosquitto;
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::paths;
 use e2e_tests::postgres::Postgres;
-use e2e_tests::service::Service;
+use e2e_tests::service::{wait_for, Service};
 use edge_agent::alerts::{Store, EPISODE_ALERTNAME};
 use firmware_sim::{Plant, Scenario, SimClock, Simulator};
-use tokio::time::{sleep, Instant};
+use tokio::time::sleep;
 
 /// One motor at 60x: plant minute 1 (a wall second) its outer race starts to fail, the
 /// defect grows for two plant minutes, and plant minute 12 it is repaired.
@@ -164,24 +164,6 @@ fn start(binary: &Path, dir: &Path, name: &str, subcommand: &str, text: &str) ->
     Service::start(binary, args, &dir.join(format!("{name}.log")))
 }
 
-/// Polls `check` every 200 ms until it gives a value, for at most `limit`.
-async fn wait_for<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> Result<T>
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Result<Option<T>>>,
-{
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(found) = check().await? {
-            return Ok(found);
-        }
-        if Instant::now() > deadline {
-            bail!("timed out waiting for {what}");
-        }
-        sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_resolves_after_the_repair(
 ) -> Result<()> {
@@ -200,13 +182,11 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     // The data centre first: the bridge's persistent session must exist before the gateway
     // publishes.
     let bridge_binary = paths::edge_agent_bridge_binary();
-    let mut bridge = start(
-        &bridge_binary,
-        dir,
-        "bridge",
-        "bridge",
-        &bridge_config(mosquitto.port(), &kafka.bootstrap()),
-    )?;
+    let start_bridge = || {
+        let text = bridge_config(mosquitto.port(), &kafka.bootstrap());
+        start(&bridge_binary, dir, "bridge", "bridge", &text)
+    };
+    let mut bridge = start_bridge()?;
     wait_for(
         "the bridge's MQTT session",
         Duration::from_secs(60),
@@ -279,13 +259,7 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     alerts.kill_9()?;
     bridge.kill_9()?;
     sleep(Duration::from_millis(500)).await;
-    bridge = start(
-        &bridge_binary,
-        dir,
-        "bridge",
-        "bridge",
-        &bridge_config(mosquitto.port(), &kafka.bootstrap()),
-    )?;
+    bridge = start_bridge()?;
     alerts = start(&alerts_binary, dir, "alerts", "alerts", &alerts_text)?;
 
     // The repair: the episode closes and Alertmanager hears the resolve.

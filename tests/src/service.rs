@@ -1,6 +1,6 @@
 //! A child process of a test (the agent, the bridge): started with its stderr appended to a
 //! log file, stopped with SIGTERM (and its exit checked) or SIGKILL, killed when dropped; and
-//! the SIGTERM-then-SIGKILL stop of the brokers' tokio children.
+//! the SIGTERM-then-SIGKILL stop of the brokers' tokio children; waiting for a condition.
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
@@ -105,4 +105,23 @@ pub async fn terminate_child(
             .context("killing after SIGTERM timed out")?,
     }
     Ok(())
+}
+
+/// Polls `check` every 200 ms until it gives a value; fails after `limit`, naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = check().await? {
+            return Ok(found);
+        }
+        anyhow::ensure!(
+            tokio::time::Instant::now() <= deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
