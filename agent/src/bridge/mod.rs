@@ -70,17 +70,27 @@ pub async fn run(
     let kafka = producer::Kafka::new(&config.kafka, queue_room, metrics.clone())?;
     let consumer = consumer::Consumer::new(&config, kafka, metrics.clone())?;
     let server_stop = tokio_util::sync::CancellationToken::new();
-    let serve = match config.bridge.metrics_listen {
+    let server = match config.bridge.metrics_listen {
         Some(listen) => Some(metrics::serve(listen, metrics, server_stop.clone()).await?),
         None => None,
     };
-    let server = async move {
-        match serve {
-            Some(serve) => serve.await,
-            None => std::future::pending().await,
-        }
-    };
     let consumer = consumer.run(shutdown.clone());
+    until_both_end(consumer, server, shutdown, server_stop).await
+}
+
+/// Runs the consumer and the metrics server (if any) until both have ended: the consumer ends
+/// on `shutdown`, and then the server is stopped; a server that ends first is a failure, and
+/// stops the consumer. Without a server the consumer's end is the end.
+#[cfg(feature = "bridge")]
+async fn until_both_end(
+    consumer: impl std::future::Future<Output = Result<(), BridgeError>>,
+    server: Option<impl std::future::Future<Output = std::io::Result<()>>>,
+    shutdown: tokio_util::sync::CancellationToken,
+    server_stop: tokio_util::sync::CancellationToken,
+) -> Result<(), BridgeError> {
+    let Some(server) = server else {
+        return consumer.await;
+    };
     tokio::pin!(server, consumer);
     tokio::select! {
         result = &mut consumer => {
@@ -95,5 +105,78 @@ pub async fn run(
             let error = served.err().unwrap_or_else(|| std::io::Error::other("stopped"));
             result.and(Err(BridgeError::MetricsServer(error)))
         }
+    }
+}
+
+#[cfg(all(test, feature = "bridge"))]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    /// A consumer that ends when told to, as the real one does.
+    async fn consumer(shutdown: CancellationToken) -> Result<(), BridgeError> {
+        shutdown.cancelled().await;
+        Ok(())
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_a_metrics_server_the_bridge_ends_when_its_consumer_does() {
+        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
+        let no_server: Option<std::future::Ready<std::io::Result<()>>> = None;
+        let run = until_both_end(
+            consumer(shutdown.clone()),
+            no_server,
+            shutdown.clone(),
+            server_stop,
+        );
+        shutdown.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(
+            matches!(ended, Ok(Ok(()))),
+            "the bridge did not end: {ended:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_metrics_server_is_stopped_when_the_consumer_ends() {
+        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
+        let stopped = server_stop.clone();
+        let server = async move {
+            stopped.cancelled().await;
+            Ok(())
+        };
+        let run = until_both_end(
+            consumer(shutdown.clone()),
+            Some(server),
+            shutdown.clone(),
+            server_stop,
+        );
+        shutdown.cancel();
+        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(
+            matches!(ended, Ok(Ok(()))),
+            "the bridge did not end: {ended:?}"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_metrics_server_that_fails_stops_the_consumer_with_its_error() {
+        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
+        let server = async { Err(std::io::Error::other("address in use")) };
+        let run = until_both_end(
+            consumer(shutdown.clone()),
+            Some(server),
+            shutdown.clone(),
+            server_stop,
+        );
+        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        assert!(
+            matches!(ended, Ok(Err(BridgeError::MetricsServer(_)))),
+            "{ended:?}"
+        );
+        assert!(shutdown.is_cancelled(), "the consumer was told to stop");
     }
 }
