@@ -2,6 +2,7 @@
 //! bookkeeping between the spool, the in-flight tracker and rumqttc. The loop
 //! that drives it is in `sink.rs`; the invariants are in the module doc.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use crate::spool::{Record, SharedSpool, SpoolError, SpoolStats};
 
+use super::batching::{self, BatchConfig, Outbound};
 use super::error::MqttError;
 use super::inflight::{Carried, Inflight, TrackError};
 use super::message::Encoder;
@@ -23,6 +25,9 @@ use crate::backoff::Backoff;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// The least time between two refreshes.
 const STATS_EAGER_GAP: Duration = Duration::from_millis(100);
+/// Most records read from the spool at once when readings are batched (the
+/// in-flight room times `max_events`, at most this).
+const MAX_FETCH: usize = 4096;
 
 type SpoolFuture = Pin<Box<dyn Future<Output = Result<OpReply, SpoolError>> + Send>>;
 
@@ -63,6 +68,11 @@ pub(crate) struct Driver {
     pub client: AsyncClient,
     spool: SharedSpool,
     encoder: Encoder,
+    batch: BatchConfig,
+    /// Messages grouped from records read, not yet published (no room in flight):
+    /// published before anything new is read. Forgotten with the connection (the
+    /// rewind reads their records again).
+    held: VecDeque<Outbound>,
     status_topic: String,
     pub inflight: Inflight,
     /// Seqs whose PUBACK came and that the spool has not removed yet.
@@ -102,6 +112,7 @@ impl Driver {
         client: AsyncClient,
         spool: SharedSpool,
         encoder: Encoder,
+        batch: BatchConfig,
         status_topic: String,
         max_inflight: usize,
         idle_poll: Duration,
@@ -112,6 +123,8 @@ impl Driver {
             client,
             spool,
             encoder,
+            batch,
+            held: VecDeque::new(),
             status_topic,
             inflight: Inflight::new(max_inflight),
             acks: Vec::new(),
@@ -142,12 +155,14 @@ impl Driver {
     /// refresh the backlog metrics; whichever apply, in that order, in one
     /// call on the blocking pool (one flush).
     pub(crate) fn maybe_start_op(&mut self) {
+        self.publish_held();
         if self.op.is_some() {
             return;
         }
         let room = self.inflight.room();
-        let fetch = if self.up && !self.draining && !self.drained && room >= self.refill_at {
-            room
+        let wanted = self.up && !self.draining && !self.drained && self.held.is_empty();
+        let fetch = if wanted && room >= self.refill_at {
+            (room * self.batch.per_message()).min(MAX_FETCH).max(room)
         } else {
             0
         };
@@ -234,25 +249,42 @@ impl Driver {
         if self.drained {
             self.recheck_at = Instant::now() + self.idle_poll;
         }
-        for record in reply.records {
-            if !self.publish_record(&record) {
-                break;
-            }
-        }
+        let records: Vec<Record> = reply.records;
+        self.held
+            .extend(batching::group(&self.encoder, &self.batch, records));
+        self.publish_held();
         self.update_inflight_stats();
         Ok(())
     }
 
-    /// Publishes one record; false if the request could not be made.
-    fn publish_record(&mut self, record: &Record) -> bool {
-        let message = self.encoder.encode(record);
+    /// Publishes held messages while there is room in flight.
+    fn publish_held(&mut self) {
+        if !self.up || self.draining {
+            return;
+        }
+        while self.inflight.room() > 0 {
+            let Some(outbound) = self.held.pop_front() else {
+                break;
+            };
+            if !self.publish(outbound) {
+                // The records stay in the spool; the rewind reads them again.
+                self.held.clear();
+                break;
+            }
+        }
+    }
+
+    /// Publishes one message; false if the request could not be made.
+    fn publish(&mut self, outbound: Outbound) -> bool {
+        let Outbound { message, seqs } = outbound;
+        let first = seqs.first().copied().unwrap_or_default();
         if let Some(reason) = &message.dead_letter {
-            warn!(seq = record.seq, class = %record.class, %reason, "record goes to the dead-letter topic");
+            warn!(seq = first, %reason, "record goes to the dead-letter topic");
             self.stats.update(|s| s.dead_lettered += 1);
         }
-        if let Err(error) = self.inflight.queue(Carried::Record(record.seq)) {
-            // Cannot happen: a batch never asks for more than the room.
-            warn!(seq = record.seq, %error, "batch larger than the in-flight room; rewinding");
+        if let Err(error) = self.inflight.queue(Carried::Records(seqs)) {
+            // Cannot happen: publish_held checks the room first.
+            warn!(seq = first, %error, "no room in flight; rewinding");
             self.rewind = true;
             return false;
         }
@@ -261,7 +293,7 @@ impl Driver {
                 .try_publish(message.topic, QoS::AtLeastOnce, false, message.payload)
         {
             self.inflight.unqueue_last();
-            warn!(seq = record.seq, %error, "publish request refused; rewinding");
+            warn!(seq = first, %error, "publish request refused; rewinding");
             self.rewind = true;
             return false;
         }
@@ -291,8 +323,11 @@ impl Driver {
             }
             Event::Incoming(Incoming::PubAck(puback)) => self.on_puback(puback.pkid),
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                if let Carried::Record(_) = self.inflight.on_outgoing(pkid)? {
-                    self.stats.update(|s| s.published += 1);
+                if let Carried::Records(seqs) = self.inflight.on_outgoing(pkid)? {
+                    self.stats.update(|s| {
+                        s.messages += 1;
+                        s.published += seqs.len() as u64;
+                    });
                 }
             }
             Event::Outgoing(Outgoing::AwaitAck(pkid)) => {
@@ -326,9 +361,10 @@ impl Driver {
             Ok(carried) => {
                 // A PUBACK proves the connection works: start backoff over.
                 self.backoff.reset();
-                if let Carried::Record(seq) = carried {
-                    self.acks.push(seq);
-                    self.stats.update(|s| s.acked += 1);
+                if let Carried::Records(seqs) = carried {
+                    let n = seqs.len() as u64;
+                    self.acks.extend(seqs);
+                    self.stats.update(|s| s.acked += n);
                 }
             }
             Err(error) => warn!(%error, "PUBACK ignored"),
@@ -379,6 +415,7 @@ impl Driver {
         // until a PUBACK that can never come. Its record is re-sent instead.
         eventloop.state.collision = None;
         let forgotten = self.inflight.reset();
+        self.held.clear();
         let was_up = std::mem::replace(&mut self.up, false);
         self.generation += 1;
         self.rewind = true;

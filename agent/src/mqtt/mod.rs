@@ -102,6 +102,7 @@
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
+mod batching;
 pub(crate) mod config;
 mod driver;
 mod error;
@@ -113,7 +114,7 @@ mod sink;
 mod stats;
 mod topics;
 
-pub use config::{MqttConfig, Secret, TlsConfig, TopicConfig};
+pub use config::{BatchConfig, MqttConfig, Secret, TlsConfig, TopicConfig};
 pub use error::MqttError;
 pub use options::{STATUS_OFFLINE, STATUS_ONLINE};
 pub use sink::MqttSink;

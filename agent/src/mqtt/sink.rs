@@ -33,7 +33,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::spool::SharedSpool;
 
-use super::config::MqttConfig;
+use super::config::{BatchConfig, MqttConfig};
 use super::driver::{op_done, Driver};
 use super::error::MqttError;
 use super::message::Encoder;
@@ -49,6 +49,7 @@ pub struct MqttSink {
     options: MqttOptions,
     network: NetworkOptions,
     encoder: Encoder,
+    batch: BatchConfig,
     status_topic: String,
     client_id: String,
     broker: String,
@@ -104,6 +105,7 @@ impl MqttSink {
             options,
             network,
             encoder: Encoder::new(gateway, topics, config.max_packet_size as usize),
+            batch: config.batch.clone(),
             status_topic,
             broker: format!("{}:{}", config.host, config.effective_port()),
             client_id,
@@ -161,6 +163,7 @@ impl MqttSink {
             client,
             self.spool,
             self.encoder,
+            self.batch,
             self.status_topic,
             self.max_inflight,
             self.idle_poll,
