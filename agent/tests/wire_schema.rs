@@ -1,6 +1,8 @@
 //! Every kind of event, written in the wire shape, has exactly the fields that
-//! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values.
+//! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values;
+//! a batch of readings those of `deploy/schema/readings-v2.schema.json`.
 
+use edge_agent::event::batch::BatchBuilder;
 use edge_agent::event::{
     payload, wire, Alert, AlertState, Event, EventBody, Evidence, FeatureSet, Health, HealthState,
     Quality, Reading, Severity,
@@ -170,5 +172,53 @@ fn events_round_trip_through_the_spooled_payload() {
         let back: Event = payload::decode(&bytes).expect("decode");
         // NaN != NaN: compare the wire forms instead.
         assert_eq!(wire::to_json("g", 1, &back), wire::to_json("g", 1, &event));
+    }
+}
+
+#[test]
+fn a_batch_of_readings_matches_the_version_2_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../deploy/schema/readings-v2.schema.json"))
+            .expect("the schema is JSON");
+    let mut builder = BatchBuilder::new("gw-1", 1_700_000_000_123);
+    for (seq, quality, value) in [(41, Quality::Good, 1.5), (43, Quality::Bad, f64::NAN)] {
+        let reading = Reading {
+            sensor: format!("s{seq}"),
+            value,
+            unit: None,
+            quality,
+        };
+        builder.push(seq, &BatchBuilder::entry(seq, &reading));
+    }
+    let (payload, seqs) = builder.finish();
+    assert_eq!(seqs, vec![41, 43]);
+    let json: Value = serde_json::from_slice(&payload).expect("JSON");
+    let object = json.as_object().expect("an object");
+    for required in schema["required"].as_array().expect("required") {
+        let key = required.as_str().expect("key");
+        assert!(object.contains_key(key), "missing {key} in {json}");
+    }
+    for key in object.keys() {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "{key} is not in the schema"
+        );
+    }
+    assert_eq!(json["v"], schema["properties"]["v"]["const"]);
+    assert_eq!(json["kind"], schema["properties"]["kind"]["const"]);
+    let item = &schema["properties"]["readings"]["items"];
+    for entry in json["readings"].as_array().expect("readings") {
+        let entry = entry.as_object().expect("an object");
+        for required in item["required"].as_array().expect("required") {
+            let key = required.as_str().expect("key");
+            assert!(entry.contains_key(key), "missing {key} in {entry:?}");
+        }
+        for (key, value) in entry {
+            assert!(
+                item["properties"].get(key).is_some(),
+                "{key} is not in the schema"
+            );
+            check_enum(item, key, value);
+        }
     }
 }
