@@ -25,8 +25,7 @@ use crate::backoff::Backoff;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// The least time between two refreshes.
 const STATS_EAGER_GAP: Duration = Duration::from_millis(100);
-/// Most records read from the spool at once when readings are batched (the
-/// in-flight room times `max_events`, at most this).
+/// Most records read from the spool at once when readings are batched.
 const MAX_FETCH: usize = 4096;
 
 type SpoolFuture = Pin<Box<dyn Future<Output = Result<OpReply, SpoolError>> + Send>>;
@@ -73,6 +72,10 @@ pub(crate) struct Driver {
     /// published before anything new is read. Forgotten with the connection (the
     /// rewind reads their records again).
     held: VecDeque<Outbound>,
+    /// Records per message in the last read (1 to `max_events`): the next read asks
+    /// for the room in flight times this, so that what it reads fills about one
+    /// window and a live alert waits at most about one window behind held messages.
+    records_per_message: usize,
     status_topic: String,
     pub inflight: Inflight,
     /// Seqs whose PUBACK came and that the spool has not removed yet.
@@ -125,6 +128,7 @@ impl Driver {
             encoder,
             batch,
             held: VecDeque::new(),
+            records_per_message: 1,
             status_topic,
             inflight: Inflight::new(max_inflight),
             acks: Vec::new(),
@@ -162,7 +166,7 @@ impl Driver {
         let room = self.inflight.room();
         let wanted = self.up && !self.draining && !self.drained && self.held.is_empty();
         let fetch = if wanted && room >= self.refill_at {
-            (room * self.batch.per_message()).min(MAX_FETCH).max(room)
+            (room * self.records_per_message).min(MAX_FETCH).max(room)
         } else {
             0
         };
@@ -250,8 +254,13 @@ impl Driver {
             self.recheck_at = Instant::now() + self.idle_poll;
         }
         let records: Vec<Record> = reply.records;
-        self.held
-            .extend(batching::group(&self.encoder, &self.batch, records));
+        let count = records.len();
+        let messages = batching::group(&self.encoder, &self.batch, records);
+        if !messages.is_empty() {
+            self.records_per_message =
+                (count / messages.len()).clamp(1, self.batch.per_message());
+        }
+        self.held.extend(messages);
         self.publish_held();
         self.update_inflight_stats();
         Ok(())
