@@ -428,7 +428,8 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset() -> Result<()> {
+async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset_and_the_status_topic_ends_offline(
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (kafka, mosquitto) = brokers().await?;
     let bridges = [
@@ -471,6 +472,44 @@ async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset()
         produced.iter().all(|&n| n > 0.0),
         "an instance forwarded nothing: {produced:?}"
     );
+    // The fleet's liveness, read from the compacted status topic: each gateway's records say
+    // `online` (its birth) and end with `offline` (its clean shutdown in `finish`).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let statuses = loop {
+        let bootstrap = kafka.bootstrap();
+        let records =
+            tokio::task::spawn_blocking(move || read_all(&bootstrap, &[STATUS])).await??;
+        let mut by_gateway: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for record in records {
+            assert_eq!(
+                record.headers.get("kind").map(String::as_str),
+                Some("status")
+            );
+            let gateway = record.key.clone().unwrap_or_default();
+            assert_eq!(record.headers.get("gateway"), Some(&gateway));
+            by_gateway.entry(gateway).or_default().push(record.value);
+        }
+        let done = last.keys().all(|g| {
+            by_gateway.get(g).and_then(|v| v.last()).map(String::as_str) == Some("offline")
+        });
+        if done || Instant::now() > deadline {
+            break by_gateway;
+        }
+        sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!("status topic: {statuses:?}");
+    for gateway in last.keys() {
+        let values = statuses.get(gateway).cloned().unwrap_or_default();
+        assert!(
+            values.iter().any(|v| v == "online"),
+            "{gateway}: {values:?}"
+        );
+        assert_eq!(
+            values.last().map(String::as_str),
+            Some("offline"),
+            "{gateway}: {values:?}"
+        );
+    }
     for bridge in running {
         bridge.terminate()?;
     }

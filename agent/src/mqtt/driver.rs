@@ -257,8 +257,7 @@ impl Driver {
         let count = records.len();
         let messages = batching::group(&self.encoder, &self.batch, records);
         if !messages.is_empty() {
-            self.records_per_message =
-                (count / messages.len()).clamp(1, self.batch.per_message());
+            self.records_per_message = (count / messages.len()).clamp(1, self.batch.per_message());
         }
         self.held.extend(messages);
         self.publish_held();
