@@ -15,8 +15,9 @@
 //! the default (a message per poll cycle of a device). Each phase runs `--warm-up` seconds, then
 //! `--seconds` measured: Mosquitto's own counters `$SYS/broker/publish/messages/received` and
 //! `$SYS/broker/bytes/received` (every packet's bytes, headers included) over the window, the
-//! agent's CPU and RSS from /proc, and the spool's backlog left when it stopped (a backlog
-//! means the agent did not keep up). Everything talks to 127.0.0.1.
+//! agent's CPU and RSS from /proc, then for two seconds a subscriber counts the events per
+//! message, and last the spool's backlog left when the agent stopped (a backlog means it did
+//! not keep up). Everything talks to 127.0.0.1.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -126,6 +127,32 @@ struct Phase {
     cpu_pct: f64,
     rss_kib: u64,
     backlog: u64,
+    per_message: f64,
+    largest: usize,
+    agent_messages_per_s: f64,
+    agent_records_per_s: f64,
+}
+
+/// The agent's own count of MQTT messages and of the records in them, from its metrics
+/// (the HTTP listener's default address).
+fn agent_counters() -> (f64, f64) {
+    use std::io::{Read, Write};
+    let mut text = String::new();
+    if let Ok(mut stream) = std::net::TcpStream::connect("127.0.0.1:9180") {
+        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+        let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+        let _ = stream.read_to_string(&mut text);
+    }
+    let value = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    (
+        value("edge_agent_mqtt_messages_total"),
+        value("edge_agent_mqtt_published_total"),
+    )
 }
 
 async fn phase(
@@ -155,11 +182,28 @@ async fn phase(
     tokio::time::sleep(Duration::from_secs(flags["warm-up"])).await;
     let (t0, m0, b0) = sample(sys).await?;
     let (cpu0, _) = cpu_and_rss(agent.pid());
+    let sent0 = agent_counters();
     eprintln!("batch_load: {name}: measuring {} s", flags["seconds"]);
     tokio::time::sleep(Duration::from_secs(flags["seconds"])).await;
     let (t1, m1, b1) = sample(sys).await?;
     let (cpu1, rss_kib) = cpu_and_rss(agent.pid());
+    let sent1 = agent_counters();
     let window = t1.duration_since(t0).as_secs_f64();
+    // What the messages carry: a subscriber to the readings, for two seconds.
+    let watch = Subscriber::connect(mosquitto.port(), "batch-load-watch", "edge/+/#", true).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let seen = watch.received();
+    let events: usize = seen.iter().map(|m| m.seqs().len()).sum();
+    let per_message = events as f64 / seen.len().max(1) as f64;
+    let largest = seen.iter().map(|m| m.seqs().len()).max().unwrap_or(0);
+    let mut kinds: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for m in &seen {
+        let kind = m.topic.split('/').nth(2).unwrap_or("?").to_owned();
+        let entry = kinds.entry(kind).or_default();
+        entry.0 += 1;
+        entry.1 += m.seqs().len();
+    }
+    eprintln!("batch_load: {name}: messages (and events) by topic kind in 2 s: {kinds:?}");
     agent.terminate()?;
     let report = edge_agent::spool::inspect(&edge_agent::spool::dir_in(&data_dir))
         .with_context(|| format!("inspecting the spool of the {name} run"))?;
@@ -169,6 +213,10 @@ async fn phase(
         cpu_pct: (cpu1 - cpu0) / window * 100.0,
         rss_kib,
         backlog: report.stats.pending.total(),
+        per_message,
+        largest,
+        agent_messages_per_s: (sent1.0 - sent0.0) / window,
+        agent_records_per_s: (sent1.1 - sent0.1) / window,
     })
 }
 
@@ -229,11 +277,15 @@ async fn run(flags: BTreeMap<&'static str, u64>) -> Result<()> {
         )
         .await?;
         println!(
-            "{}: {:.0} messages/s, {:.0} bytes/s ({:.2} MB/s) at the broker; agent CPU {:.0} % of a core, RSS {} KiB; backlog left in the spool {}",
+            "{}: {:.0} messages/s, {:.0} bytes/s ({:.2} MB/s) at the broker; the agent's count: {:.0} messages/s carrying {:.0} events/s; {:.1} events a message in a 2 s sample (at most {}); agent CPU {:.0} % of a core, RSS {} KiB; backlog left in the spool {}",
             if batch { "batched (default)" } else { "one message per reading" },
             p.messages_per_s,
             p.bytes_per_s,
             p.bytes_per_s / 1e6,
+            p.agent_messages_per_s,
+            p.agent_records_per_s,
+            p.per_message,
+            p.largest,
             p.cpu_pct,
             p.rss_kib,
             p.backlog

@@ -27,6 +27,14 @@
 //! alone, exactly as without batching. A group is bounded by `max_events` and by
 //! `max_bytes` (and always fits `max_packet_size`); a group of one reading goes
 //! as the single event (wire version 1), on its own topic.
+//!
+//! The spool writer appends what has arrived, a few dozen events at a time; an
+//! idle sink woken at once would read and send a poll cycle in those pieces. So
+//! an idle sink woken by new events reads them `linger` (20 ms) later (the
+//! driver's `read_after`); a backlog is read at once. Whole cycles are then the
+//! rule, and a cycle cut by a read (appended while the read ran) the exception.
+
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -49,6 +57,13 @@ pub struct BatchConfig {
     /// Largest payload of one message in bytes, at least 512; a batch is also kept
     /// within `max_packet_size`. Default: 65536.
     pub max_bytes: u32,
+    /// An idle sink woken by new events waits this long before it reads them, so that
+    /// it finds whole poll cycles: without it, it reads each few dozen readings as the
+    /// spool writer appends them and sends a cycle in pieces. Adds up to this much to the
+    /// latency of an event that arrives while the sink is idle (a backlog is read at
+    /// once); "0s" reads at once. At most "1s". Default: "20ms".
+    #[serde(deserialize_with = "super::config::duration")]
+    pub linger: Duration,
 }
 
 impl Default for BatchConfig {
@@ -57,6 +72,7 @@ impl Default for BatchConfig {
             readings: true,
             max_events: 500,
             max_bytes: 64 * 1024,
+            linger: Duration::from_millis(20),
         }
     }
 }
@@ -68,6 +84,9 @@ impl BatchConfig {
         }
         if self.max_bytes < 512 {
             return Err(MqttError::config("batch.max_bytes", "must be at least 512"));
+        }
+        if self.linger > Duration::from_secs(1) {
+            return Err(MqttError::config("batch.linger", "must be at most 1s"));
         }
         Ok(())
     }
@@ -223,6 +242,7 @@ mod tests {
             readings: true,
             max_events,
             max_bytes,
+            linger: Duration::ZERO,
         }
     }
 

@@ -23,6 +23,7 @@
 //! readings = true
 //! max_events = 500
 //! max_bytes = 65536
+//! linger = "20ms"
 //!
 //! [mqtt.tls]
 //! ca_file = "/etc/edge-agent/plant-ca.crt"   # required in [mqtt.tls]
@@ -465,6 +466,7 @@ mod tests {
             readings = false
             max_events = 20
             max_bytes = 2048
+            linger = "5ms"
             [tls]
             ca_file = "/etc/ca.crt"
             client_cert = "/etc/gw.crt"

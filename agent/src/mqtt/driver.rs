@@ -95,6 +95,10 @@ pub(crate) struct Driver {
     /// When a drained sink looks at the spool again without a wake-up: a
     /// fixed instant, so that a stream of other events does not postpone it.
     pub recheck_at: Instant,
+    /// A drained sink woken by new events reads them at this instant, not at once
+    /// (`[mqtt.batch] linger`), so that it finds whole poll cycles to batch.
+    pub read_after: Option<Instant>,
+    linger: Duration,
     idle_poll: Duration,
     pub op: Option<PendingOp>,
     pub stats: SinkStatsHandle,
@@ -122,6 +126,11 @@ impl Driver {
         stats: SinkStatsHandle,
         backoff: Backoff,
     ) -> Self {
+        let linger = if batch.readings {
+            batch.linger
+        } else {
+            Duration::ZERO
+        };
         Driver {
             client,
             spool,
@@ -142,6 +151,8 @@ impl Driver {
             drain_deadline: None,
             drained: false,
             recheck_at: Instant::now(),
+            read_after: None,
+            linger,
             idle_poll,
             op: None,
             stats,
@@ -164,7 +175,11 @@ impl Driver {
             return;
         }
         let room = self.inflight.room();
-        let wanted = self.up && !self.draining && !self.drained && self.held.is_empty();
+        let wanted = self.up
+            && !self.draining
+            && !self.drained
+            && self.read_after.is_none()
+            && self.held.is_empty();
         let fetch = if wanted && room >= self.refill_at {
             (room * self.records_per_message).min(MAX_FETCH).max(room)
         } else {
@@ -222,6 +237,16 @@ impl Driver {
             requested: fetch,
             future: Box::pin(future),
         });
+    }
+
+    /// The agent appended events while the sink was drained: read them after the
+    /// linger.
+    pub(crate) fn woken(&mut self) {
+        self.drained = false;
+        self.read_after = None;
+        if !self.linger.is_zero() {
+            self.read_after = Some(Instant::now() + self.linger);
+        }
     }
 
     /// A spool operation completed: publish what it read, if still wanted.
@@ -350,6 +375,7 @@ impl Driver {
     fn on_connected(&mut self, session_present: bool) -> Result<(), TrackError> {
         self.up = true;
         self.drained = false;
+        self.read_after = None;
         self.next_attempt = None;
         // Empty already (reset when the last connection was lost).
         self.inflight.reset();
@@ -428,6 +454,7 @@ impl Driver {
         self.generation += 1;
         self.rewind = true;
         self.drained = false;
+        self.read_after = None;
         let delay = self.backoff.next_delay();
         self.next_attempt = Some(Instant::now() + delay);
         let failures = self.backoff.failures();
