@@ -93,7 +93,7 @@ fn step_csv() -> String {
 }
 
 #[test]
-fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
+fn replay_prints_each_raise_in_the_wire_shape_with_its_row() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write(&dir, "step.csv", &step_csv());
     let out = edge_agent(&["replay", "--input", &path, "--sensor", "pump.temp"]);
@@ -129,11 +129,40 @@ fn replay_prints_each_transition_in_the_wire_shape_with_its_row() {
         assert_eq!(event["seq"], i as u64, "seq grows by one");
         assert!(event["ts"].as_str().is_some_and(|t| t.ends_with('Z')));
     }
-    assert_eq!(events.last().expect("events")["state"], "cleared");
     assert!(
-        text(&out.stderr).contains("1200 rows"),
-        "{}",
-        text(&out.stderr)
+        events.iter().all(|e| e["state"] == "raised"),
+        "a clearing is not an alarm: without --clears only raises are printed"
+    );
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("1200 rows"), "{stderr}");
+    assert!(
+        stderr.contains("1 cleared"),
+        "the summary still counts it: {stderr}"
+    );
+}
+
+#[test]
+fn replay_with_clears_prints_each_alerts_whole_lifecycle() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "step.csv", &step_csv());
+    let out = edge_agent(&[
+        "replay",
+        "--input",
+        &path,
+        "--sensor",
+        "pump.temp",
+        "--clears",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let states: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON line"))
+        .map(|e| e["state"].as_str().expect("a state").to_string())
+        .collect();
+    assert_eq!(
+        states,
+        ["raised", "cleared"],
+        "the step is raised, then cleared"
     );
 }
 

@@ -34,3 +34,13 @@ fn bearing_wear_is_raised_before_its_two_hour_ramp_ends() -> anyhow::Result<()> 
     assert!(d.delay_s.is_some_and(|s| s < 7200.0), "{d:?}");
     Ok(())
 }
+
+#[test]
+fn overheating_is_raised_within_fifteen_minutes_of_the_cooling_failure() -> anyhow::Result<()> {
+    // A steady ramp out of a 30-minute load cycle: learned as it climbed, it was never raised
+    // before suspect samples were held back from the normal (`adaptive::SUSPECT_SHARE`).
+    let d = run("overheating.toml")?;
+    assert_eq!(d.raised_before, 0, "{d:?}");
+    assert!(d.delay_s.is_some_and(|s| s <= 900.0), "{d:?}");
+    Ok(())
+}

@@ -22,10 +22,14 @@
 //!    it clears once the raw score's own z is back under `clear_surprise`.
 //!
 //! # Invariants
-//! - Constant memory: [`AdaptiveState`] is 96 bytes whatever the horizons; nothing allocates.
+//! - Constant memory: [`AdaptiveState`] is 120 bytes whatever the horizons; nothing allocates.
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
+//! - **Suspect samples are not learned.** While the condition holds, or its raw score is
+//!   [`SUSPECT_SHARE`] of the way to `k` and already surprising, nothing is learned, for at
+//!   most `settle`: then the change is taken for a new operating point and learned. A ramp
+//!   is thus judged against the normal from before it started.
 //! - **Operating states.** Judgement is held for `settle` after the first sample and after
 //!   every stop: while the feature is under `idle_below` (a stopped machine) nothing is judged
 //!   or learned, and the settling time starts again when it runs once more. A warm-up after a
@@ -37,6 +41,10 @@ use crate::detect::Direction;
 pub const CLIP: f64 = 4.0;
 /// Samples the long-run normal must hold before anything is judged, whatever `settle` says.
 pub const MIN_SAMPLES: u32 = 30;
+/// A raw score this share of `k` that already stands `surprise` above its history is suspect:
+/// it is not learned. Without this a steady ramp (a cooling failure) is learned as it climbs,
+/// each sample widening the spread by up to `CLIP²` times its weight, and never scores `k`.
+pub const SUSPECT_SHARE: f64 = 0.5;
 
 /// A time scale: a span of time, or a number of samples.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -46,13 +54,12 @@ pub enum Horizon {
 }
 
 impl Horizon {
-    /// The weight of a sample `dt_ms` after the previous one, at least `1 / seen`.
-    fn weight(self, dt_ms: i64, seen: u32) -> f64 {
-        let w = match self {
+    /// The weight of a sample `dt_ms` after the previous one, before the `1 / seen` floor.
+    fn weight(self, dt_ms: i64) -> f64 {
+        match self {
             Horizon::Millis(tau) => -libm::expm1(-(dt_ms.max(0) as f64) / (tau.max(1) as f64)),
             Horizon::Samples(n) => 2.0 / (f64::from(n) + 1.0),
-        };
-        w.max(1.0 / f64::from(seen.max(1)))
+        }
     }
 
     /// The span in seconds, `interval_ms` being the mean time between samples.
@@ -105,9 +112,44 @@ pub struct Scored {
     pub active: bool,
     /// The raw score, in standard errors from the long-run mean.
     pub raw: f64,
-    /// `Φ` of the raw score's z against its own history: 0–1.
-    pub likelihood: f64,
+    /// The raw score's z against its own history.
+    pub surprise: f64,
     pub evidence: Evidence,
+}
+
+impl Scored {
+    /// `Φ` of [`Self::surprise`]: 0–1, the alert's score. Worked out on demand: it costs more
+    /// than the rest of a judgement.
+    pub fn likelihood(&self) -> f64 {
+        normal_cdf(self.surprise)
+    }
+}
+
+/// `1 − exp(−Δt / horizon)` for the last interval seen, for both horizons: at a steady rate
+/// every sample has the same interval, and `expm1` is the dearest step of a judgement.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Weights {
+    dt_ms: i64,
+    long: f64,
+    short: f64,
+}
+
+impl Weights {
+    fn for_interval(&mut self, spec: &AdaptiveSpec, dt_ms: i64) -> (f64, f64) {
+        if self.dt_ms != dt_ms || self.long == 0.0 {
+            *self = Self {
+                dt_ms,
+                long: spec.baseline.weight(dt_ms),
+                short: spec.window.weight(dt_ms),
+            };
+        }
+        (self.long, self.short)
+    }
+}
+
+/// A weight, but at least `1 / seen`: until a horizon has passed, the plain mean of all seen.
+fn at_least_one_in(weight: f64, seen: u32) -> f64 {
+    weight.max(1.0 / f64::from(seen.max(1)))
 }
 
 /// The state of one adaptive condition of one sensor; see the module docs.
@@ -120,8 +162,11 @@ pub struct AdaptiveState {
     scored: u32,
     /// When judgement may start (the first sample, or the last idle one, plus `settle`).
     judge_from_ms: i64,
-    /// When the condition last started to hold.
-    active_since_ms: i64,
+    /// Whether the last judgement was suspect: the condition held, or its score was
+    /// [`SUSPECT_SHARE`] of the way there and already surprising.
+    suspect: bool,
+    /// When the judgements last became suspect.
+    suspect_since_ms: i64,
     first_ms: i64,
     last_ms: i64,
     mean: f64,
@@ -131,6 +176,7 @@ pub struct AdaptiveState {
     deviation_var: f64,
     score_mean: f64,
     score_var: f64,
+    weights: Weights,
 }
 
 impl AdaptiveState {
@@ -157,8 +203,9 @@ impl AdaptiveState {
         let dt = time_ms.saturating_sub(self.last_ms);
         self.last_ms = self.last_ms.max(time_ms);
         self.seen = self.seen.saturating_add(1);
-        let long = spec.baseline.weight(dt, self.seen);
-        let short = spec.window.weight(dt, self.seen);
+        let (long_weight, short_weight) = self.weights.for_interval(spec, dt);
+        let long = at_least_one_in(long_weight, self.seen);
+        let short = at_least_one_in(short_weight, self.seen);
         self.short += short * (x - self.short);
 
         let spread = libm::sqrt(self.var)
@@ -190,9 +237,11 @@ impl AdaptiveState {
             } else {
                 raw >= spec.k && z >= spec.surprise
             };
-            if self.active && !was_active {
-                self.active_since_ms = time_ms;
+            let suspect = self.active || (raw >= SUSPECT_SHARE * spec.k && z >= spec.surprise);
+            if suspect && !self.suspect {
+                self.suspect_since_ms = time_ms;
             }
+            self.suspect = suspect;
             // Saturating: recorded data may put timestamps at both ends of the i64 range.
             let elapsed_ms = self.last_ms.saturating_sub(self.first_ms) as f64;
             let interval = elapsed_ms / f64::from(self.seen - 1);
@@ -200,7 +249,7 @@ impl AdaptiveState {
             Scored {
                 active: self.active,
                 raw,
-                likelihood: normal_cdf(z),
+                surprise: z,
                 evidence: Evidence {
                     level: self.mean,
                     spread,
@@ -210,10 +259,11 @@ impl AdaptiveState {
         });
         if !settled {
             self.active = false;
+            self.suspect = false;
         }
 
-        // Learn, winsorised, unless the condition holds and has not yet held for `settle`.
-        if self.active && time_ms.saturating_sub(self.active_since_ms) < spec.settle_ms {
+        // Learn, winsorised, unless the judgements are suspect and have not been for `settle`.
+        if self.suspect && time_ms.saturating_sub(self.suspect_since_ms) < spec.settle_ms {
             return scored;
         }
         let deviation = x - self.mean;
@@ -237,7 +287,7 @@ impl AdaptiveState {
         };
         if let Some(raw) = judged.filter(|_| self.seen > 5) {
             self.scored = self.scored.saturating_add(1);
-            let w = spec.baseline.weight(dt, self.scored);
+            let w = at_least_one_in(long_weight, self.scored);
             let score_spread = libm::sqrt(self.score_var).max(0.05);
             let raw = if self.scored > 3 {
                 raw.min(self.score_mean + CLIP * score_spread)
@@ -332,6 +382,35 @@ mod tests {
         assert!((2_000..2_298).all(|i| state.judge(&spec, i * 1000, 40.0).is_none()));
         let after = state.judge(&spec, 2_300_000, 40.0);
         assert!(after.is_some(), "judged again once settled");
+    }
+
+    #[test]
+    fn a_steady_ramp_out_of_a_cycling_normal_is_judged_against_the_normal_before_it() {
+        // Twenty minutes of a 30-minute load cycle (±2) with a little noise, then a cooling
+        // failure: +0.05 a second (firmware-sim's overheating scenario is of this shape).
+        // Learned as it climbs, the ramp would widen the spread as fast as it grows.
+        let mut state = AdaptiveState::default();
+        let spec = AdaptiveSpec {
+            k: 6.5,
+            surprise: 2.5,
+            ..spec()
+        };
+        let cycle = |i: u64| 2.0 * libm::sin(i as f64 * core::f64::consts::TAU / 1_800.0);
+        let level = |i: u64| 40.0 + cycle(i) + 0.05 * noise(i);
+        let quiet = (0..1_200).find(|&i| {
+            state
+                .judge(&spec, i as i64 * 1000, level(i))
+                .is_some_and(|s| s.active)
+        });
+        assert_eq!(quiet, None, "the cycle is normal");
+        let hit = (1_200..3_000).find(|&i| {
+            let ramp = 0.05 * (i - 1_200) as f64;
+            state
+                .judge(&spec, i as i64 * 1000, level(i) + ramp)
+                .is_some_and(|s| s.active)
+        });
+        let hit = hit.expect("the ramp holds the condition");
+        assert!(hit < 1_200 + 600, "held {} s into the ramp", hit - 1_200);
     }
 
     #[test]

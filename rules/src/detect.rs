@@ -160,9 +160,28 @@ pub struct Judgement {
     /// How unusual, 0–1: the adaptive detector's likelihood, `Φ` of a z-score or an EWMA
     /// deviation, a CUSUM sum over `h` (at most 1); 1 or 0 for a level detector, which knows
     /// only whether it holds.
-    pub score: f64,
+    pub score: Score,
     /// The normal the sample was judged against (adaptive detector only).
     pub evidence: Option<Evidence>,
+}
+
+/// How unusual a sample is, 0–1, worked out only when asked: `Φ` costs more than the rest of
+/// a judgement, and only an alert's change of state reads the score.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Score {
+    /// The score itself.
+    Value(f64),
+    /// `Φ(z)`, the standard normal probability of a deviation below `z`.
+    Normal(f64),
+}
+
+impl Score {
+    pub fn value(self) -> f64 {
+        match self {
+            Score::Value(v) => v,
+            Score::Normal(z) => normal_cdf(z),
+        }
+    }
 }
 
 /// Everything a detector may look at for one sample.
@@ -232,7 +251,7 @@ impl DetectorState {
                     feature,
                     value,
                     statistic: value,
-                    score: if self.active { 1.0 } else { 0.0 },
+                    score: Score::Value(if self.active { 1.0 } else { 0.0 }),
                     evidence: None,
                 })
             }
@@ -250,7 +269,7 @@ impl DetectorState {
                     feature: Feature::Value,
                     value: sample.value,
                     statistic: z,
-                    score: normal_cdf(z),
+                    score: Score::Normal(z),
                     evidence: None,
                 })
             }
@@ -279,7 +298,7 @@ impl DetectorState {
                     feature: Feature::Ewma,
                     value: self.acc_a,
                     statistic: deviation,
-                    score: normal_cdf(deviation),
+                    score: Score::Normal(deviation),
                     evidence: None,
                 })
             }
@@ -315,7 +334,7 @@ impl DetectorState {
                     feature: Feature::Value,
                     value: sample.value,
                     statistic: sum,
-                    score: (sum / h).min(1.0),
+                    score: Score::Value((sum / h).min(1.0)),
                     evidence: None,
                 })
             }
@@ -328,7 +347,7 @@ impl DetectorState {
                     feature,
                     value,
                     statistic: scored.raw,
-                    score: scored.likelihood,
+                    score: Score::Normal(scored.surprise),
                     evidence: Some(scored.evidence),
                 })
             }

@@ -15,7 +15,7 @@
 use heapless::Vec;
 
 use crate::alert::{AlertState, Severity, Timing};
-use crate::detect::{DetectorKind, DetectorSpec, Judgement, Sample};
+use crate::detect::{DetectorKind, DetectorSpec, Judgement, Sample, Score};
 use crate::features::{Ewma, Feature};
 use crate::states::{Inline, RuleStates, StoreFull};
 use crate::window::{InvalidLength, SlotIndex, Window};
@@ -249,7 +249,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                         feature: Feature::Value,
                         value,
                         statistic: f64::NAN,
-                        score: f64::NAN,
+                        score: Score::Value(f64::NAN),
                         evidence: None,
                     },
                 ),
@@ -263,7 +263,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                 detector,
                 feature: judgement.feature,
                 feature_value: judgement.value,
-                score: judgement.score,
+                score: judgement.score.value(),
                 statistic: judgement.statistic,
                 evidence: judgement.evidence,
             });

@@ -137,7 +137,7 @@ mod tests {
     #[test]
     fn the_state_of_a_rule_and_of_a_condition_stays_as_small_as_documented() {
         assert_eq!(core::mem::size_of::<Lifecycle>(), 24);
-        assert_eq!(core::mem::size_of::<DetectorState>(), 144);
+        assert_eq!(core::mem::size_of::<DetectorState>(), 168);
     }
 
     #[cfg(feature = "std")]

@@ -1,4 +1,4 @@
-//! `edge-agent replay`: recorded data through the rules, alert transitions as JSON lines.
+//! `edge-agent replay`: recorded data through the rules, raised alerts as JSON lines.
 
 use std::fs::File;
 use std::io::{BufReader, IsTerminal};
@@ -28,6 +28,9 @@ pub struct ReplayArgs {
     /// feature, and the normal it was judged against (level, spread, horizon).
     #[arg(long)]
     explain: bool,
+    /// Print each alert's clearing too, not only its raise (the whole lifecycle).
+    #[arg(long)]
+    clears: bool,
     /// The gateway id written into each event.
     #[arg(long, default_value = "replay")]
     gateway: String,
@@ -62,6 +65,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         sensors: args.sensor.clone(),
         exclude: args.exclude.clone(),
         explain: args.explain,
+        clears: args.clears,
     };
     let summary = replay::replay(input, &options, &rules, &args.gateway, &mut out)
         .with_context(|| format!("replay of {}", args.input.display()))?;

@@ -1,5 +1,9 @@
 //! `edge-agent replay`: recorded data through the engine exactly as the live agent runs it,
-//! each alert transition printed as one wire-shape JSON line.
+//! each raised alert printed as one wire-shape JSON line (and, with `--clears`, each clearing).
+//!
+//! Raises alone are the default because a consumer of replay's output (a scorer, a person
+//! counting alarms) reads every line as an alarm: a clearing is part of an alert's lifecycle,
+//! not a second alarm.
 //!
 //! A replay that reads no sample at all is an error, never an empty success: the input was not
 //! what replay reads (a binary or gzipped file, JSON lines, decimal commas), and the error says
@@ -85,10 +89,12 @@ pub struct ReplayOptions {
     pub exclude: Vec<String>,
     /// `--explain`: after each alert's JSON line, a line of text that says why it fired.
     pub explain: bool,
+    /// `--clears`: print the clearing of each alert too, not only its raise.
+    pub clears: bool,
 }
 
 /// Replays `input` (see [`input`] for the shapes) through `rules`, writing one JSON line per
-/// alert transition to `out`.
+/// raised alert (and per cleared one, with [`ReplayOptions::clears`]) to `out`.
 pub fn replay<R: Read>(
     input: R,
     options: &ReplayOptions,
@@ -141,6 +147,9 @@ pub fn replay<R: Read>(
             match alert.state {
                 AlertState::Raised => summary.raised += 1,
                 AlertState::Cleared => summary.cleared += 1,
+            }
+            if alert.state == AlertState::Cleared && !options.clears {
+                continue;
             }
             let event = Event {
                 ts_ms: transition.time_ms,
