@@ -107,10 +107,15 @@ pub async fn run(mut stage: RulesStage, links: RulesLinks) -> Result<(), RulesTa
             derived.for_each(|e| seen.observe(e));
             drop(seen);
             if !input.is_empty() {
-                let held = out.extract_if(from.., |e| {
-                    matches!(e.body, EventBody::Features(_)) && e.ts_ms == instant
-                });
-                deferred.extend(held);
+                // A few events at most: the reading, an alert, its features.
+                let mut i = from;
+                while i < out.len() {
+                    if matches!(out[i].body, EventBody::Features(_)) && out[i].ts_ms == instant {
+                        deferred.push(out.remove(i));
+                    } else {
+                        i += 1;
+                    }
+                }
             }
         }
         if next_is_none_or_idle(ended, &input) {
