@@ -94,6 +94,31 @@ fn check_enum(branch: &Value, key: &str, value: &Value) {
     }
 }
 
+/// `object` has every key `branch` requires (and `also_required`), and only keys that
+/// `branch` knows, with allowed values.
+fn assert_fits(
+    branch: &Value,
+    also_required: &[Value],
+    object: &serde_json::Map<String, Value>,
+    what: &str,
+) {
+    let required = branch["required"].as_array().expect("required");
+    for key in required.iter().chain(also_required) {
+        let key = key.as_str().expect("key");
+        assert!(
+            object.contains_key(key),
+            "{what}: missing {key} in {object:?}"
+        );
+    }
+    for (key, value) in object {
+        assert!(
+            branch["properties"].get(key).is_some(),
+            "{what}: {key} is not in the schema"
+        );
+        check_enum(branch, key, value);
+    }
+}
+
 #[test]
 fn every_kind_of_event_matches_its_schema_branch() {
     let schema = schema();
@@ -112,22 +137,8 @@ fn every_kind_of_event_matches_its_schema_branch() {
             .find(|b| b["properties"]["kind"]["const"] == kind)
             .unwrap_or_else(|| panic!("no schema branch for kind {kind}"));
         let object = json.as_object().expect("an object");
-        for required in branch["required"]
-            .as_array()
-            .expect("required")
-            .iter()
-            .chain(schema["required"].as_array().expect("required"))
-        {
-            let key = required.as_str().expect("key");
-            assert!(object.contains_key(key), "{kind}: missing {key} in {json}");
-        }
-        for (key, value) in object {
-            assert!(
-                branch["properties"].get(key).is_some(),
-                "{kind}: {key} is not in the schema"
-            );
-            check_enum(branch, key, value);
-        }
+        let envelope = schema["required"].as_array().expect("required");
+        assert_fits(branch, envelope, object, &kind.to_string());
     }
 }
 
@@ -208,17 +219,11 @@ fn a_batch_of_readings_matches_the_version_2_schema() {
     assert_eq!(json["kind"], schema["properties"]["kind"]["const"]);
     let item = &schema["properties"]["readings"]["items"];
     for entry in json["readings"].as_array().expect("readings") {
-        let entry = entry.as_object().expect("an object");
-        for required in item["required"].as_array().expect("required") {
-            let key = required.as_str().expect("key");
-            assert!(entry.contains_key(key), "missing {key} in {entry:?}");
-        }
-        for (key, value) in entry {
-            assert!(
-                item["properties"].get(key).is_some(),
-                "{key} is not in the schema"
-            );
-            check_enum(item, key, value);
-        }
+        assert_fits(
+            item,
+            &[],
+            entry.as_object().expect("an object"),
+            "readings[]",
+        );
     }
 }
