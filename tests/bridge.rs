@@ -3,7 +3,8 @@
 //! Kafka-compatible broker (nisshi); confluent-kafka reads back what arrived. For each
 //! gateway, every `seq` from 1 to the last must be there, each asset's events in order, and
 //! duplicates only identical re-sends — through `kill -9`s of the bridge, a Kafka outage,
-//! and with two bridge instances sharing the stream.
+//! and with two bridge instances sharing the stream. The gateways batch their readings (the
+//! default, wire version 2) and the bridge splits the batches into one record per reading.
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -13,6 +14,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use e2e_tests::kafka_reader::{read_all, DeliveryReport};
 use e2e_tests::mosquitto::{free_port, Mosquitto};
+use e2e_tests::mqtt_subscriber::Subscriber;
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::paths;
 use e2e_tests::service::Service;
@@ -369,6 +371,9 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
     )?;
     let mut running = bridge.start()?;
     bridge.wait_subscribed(mosquitto.port()).await?;
+    // Watches the batches the gateways send (the default): the bridge must split them.
+    let watcher =
+        Subscriber::connect(mosquitto.port(), "batch-watcher", "edge/+/readings", true).await?;
     let plant = Plantside::start(dir.path(), mosquitto.port()).await?;
 
     for round in 0..3 {
@@ -403,6 +408,16 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
         "too few events to mean anything: {}",
         report.distinct
     );
+    let batches = watcher.received();
+    let batched: usize = batches.iter().map(|m| m.seqs().len()).sum();
+    eprintln!(
+        "batches at the broker: {} messages carrying {batched} readings",
+        batches.len()
+    );
+    assert!(
+        !batches.is_empty() && batches.iter().all(|m| m.seqs().len() >= 2),
+        "the gateways sent no batches of readings: {batches:?}"
+    );
     assert!(
         report.keys >= 4,
         "expected the assets of two gateways: {}",
@@ -413,7 +428,8 @@ async fn every_event_reaches_kafka_in_order_through_kill_9_of_the_bridge_and_a_k
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset() -> Result<()> {
+async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset_and_the_status_topic_ends_offline(
+) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let (kafka, mosquitto) = brokers().await?;
     let bridges = [
@@ -456,6 +472,44 @@ async fn two_bridge_instances_split_the_stream_with_no_gap_and_order_per_asset()
         produced.iter().all(|&n| n > 0.0),
         "an instance forwarded nothing: {produced:?}"
     );
+    // The fleet's liveness, read from the compacted status topic: each gateway's records say
+    // `online` (its birth) and end with `offline` (its clean shutdown in `finish`).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let statuses = loop {
+        let bootstrap = kafka.bootstrap();
+        let records =
+            tokio::task::spawn_blocking(move || read_all(&bootstrap, &[STATUS])).await??;
+        let mut by_gateway: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for record in records {
+            assert_eq!(
+                record.headers.get("kind").map(String::as_str),
+                Some("status")
+            );
+            let gateway = record.key.clone().unwrap_or_default();
+            assert_eq!(record.headers.get("gateway"), Some(&gateway));
+            by_gateway.entry(gateway).or_default().push(record.value);
+        }
+        let done = last.keys().all(|g| {
+            by_gateway.get(g).and_then(|v| v.last()).map(String::as_str) == Some("offline")
+        });
+        if done || Instant::now() > deadline {
+            break by_gateway;
+        }
+        sleep(Duration::from_millis(500)).await;
+    };
+    eprintln!("status topic: {statuses:?}");
+    for gateway in last.keys() {
+        let values = statuses.get(gateway).cloned().unwrap_or_default();
+        assert!(
+            values.iter().any(|v| v == "online"),
+            "{gateway}: {values:?}"
+        );
+        assert_eq!(
+            values.last().map(String::as_str),
+            Some("offline"),
+            "{gateway}: {values:?}"
+        );
+    }
     for bridge in running {
         bridge.terminate()?;
     }
@@ -502,6 +556,10 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
         valid("gx", 1).as_bytes(),
     )
     .await?;
+    // A batch of three readings whose second entry has no seq: it is split, the bad entry
+    // dead-lettered alone, the other two produced as their single events.
+    let batch = r#"{"v":2,"gateway":"gx","kind":"readings","ts":"2026-01-01T00:00:00.000Z","readings":[{"seq":2,"sensor":"m1.velocity","value":1.5,"unit":null,"quality":"good"},{"sensor":"m1.velocity","value":9.0,"unit":null,"quality":"good"},{"seq":4,"sensor":"m2.velocity","value":1.5,"unit":null,"quality":"good"}]}"#;
+    publish(port, "edge/gx/readings", batch.as_bytes()).await?;
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let (dead, events) = loop {
@@ -511,7 +569,7 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
                 .await??;
         let (dead, events): (Vec<_>, Vec<_>) =
             records.into_iter().partition(|r| r.topic == DEAD_LETTER);
-        if (dead.len() >= 3 && !events.is_empty()) || Instant::now() > deadline {
+        if (dead.len() >= 4 && events.len() >= 3) || Instant::now() > deadline {
             break (dead, events);
         }
         sleep(Duration::from_millis(500)).await;
@@ -521,7 +579,7 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
         .map(|r| r.headers.get("reason").map_or("", String::as_str))
         .collect();
     eprintln!("dead letters: {reasons:?}");
-    assert_eq!(dead.len(), 3, "{dead:?}");
+    assert_eq!(dead.len(), 4, "{dead:?}");
     assert!(reasons[0].contains("not a JSON event"), "{reasons:?}");
     assert!(
         reasons[1].contains("gateway `gy` in the payload"),
@@ -531,24 +589,49 @@ async fn a_bad_payload_lands_in_the_dead_letter_topic_with_its_reason_and_the_br
         reasons[2].contains("unknown schema version v = 7"),
         "{reasons:?}"
     );
-    for record in &dead {
+    for record in &dead[..3] {
         assert_eq!(
             record.headers.get("source_topic").map(String::as_str),
             Some("edge/gx/reading/m1.velocity")
         );
     }
+    assert!(reasons[3].contains("readings[1]"), "{reasons:?}");
+    assert_eq!(
+        dead[3].headers.get("batch_index").map(String::as_str),
+        Some("1")
+    );
+    assert_eq!(
+        dead[3].headers.get("source_topic").map(String::as_str),
+        Some("edge/gx/readings")
+    );
+    let bad_entry: serde_json::Value = serde_json::from_str(&dead[3].value)?;
+    assert_eq!(bad_entry["value"], 9.0, "the bad entry is kept");
     assert_eq!(
         dead[0].value, "not json at all",
         "the payload is kept as sent"
     );
-    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events.len(), 3, "{events:?}");
+    let mut events: Vec<_> = events.iter().collect();
+    events.sort_by_key(|r| r.headers.get("seq").cloned());
     assert_eq!(events[0].key.as_deref(), Some("gx/m1"));
+    let split = &events[1..];
+    assert_eq!(
+        split[0].value,
+        valid("gx", 2),
+        "a split reading is its single event"
+    );
+    assert_eq!(split[0].key.as_deref(), Some("gx/m1"));
+    assert_eq!(
+        split[1].value,
+        valid("gx", 4).replace("m1.velocity", "m2.velocity")
+    );
+    assert_eq!(split[1].key.as_deref(), Some("gx/m2"));
     assert!(
         running.is_running(),
         "the bridge stopped:\n{}",
         running.log()
     );
-    assert_eq!(bridge.metric("edge_bridge_dead_lettered_total"), 3.0);
+    assert_eq!(bridge.metric("edge_bridge_dead_lettered_total"), 4.0);
 
     // The metrics pass Prometheus's own checker.
     let text = bridge.scrape().context("no metrics")?;

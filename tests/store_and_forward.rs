@@ -178,7 +178,7 @@ async fn no_event_is_lost_across_broker_outages_and_kill_9_of_the_agent() -> Res
         let received_last = consumer
             .received()
             .iter()
-            .filter_map(|m| m.seq())
+            .flat_map(|m| m.seqs())
             .max()
             .unwrap_or(0);
         if pending == 0 && last > 0 && received_last >= last {
@@ -203,11 +203,8 @@ async fn no_event_is_lost_across_broker_outages_and_kill_9_of_the_agent() -> Res
         last_seq > 200,
         "too few events to mean anything: {last_seq}"
     );
-    let kinds: std::collections::BTreeSet<String> = consumer
-        .received()
-        .iter()
-        .filter_map(|m| m.kind())
-        .collect();
+    let kinds: std::collections::BTreeSet<String> =
+        consumer.received().iter().flat_map(|m| m.kinds()).collect();
     assert!(
         kinds.contains("reading") && kinds.contains("health"),
         "{kinds:?}"

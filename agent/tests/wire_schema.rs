@@ -1,6 +1,8 @@
 //! Every kind of event, written in the wire shape, has exactly the fields that
-//! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values.
+//! `deploy/schema/event-v1.schema.json` requires and allows, with the documented enum values;
+//! a batch of readings those of `deploy/schema/readings-v2.schema.json`.
 
+use edge_agent::event::batch::BatchBuilder;
 use edge_agent::event::{
     payload, wire, Alert, AlertState, Event, EventBody, Evidence, FeatureSet, Health, HealthState,
     Quality, Reading, Severity,
@@ -92,6 +94,31 @@ fn check_enum(branch: &Value, key: &str, value: &Value) {
     }
 }
 
+/// `object` has every key `branch` requires (and `also_required`), and only keys that
+/// `branch` knows, with allowed values.
+fn assert_fits(
+    branch: &Value,
+    also_required: &[Value],
+    object: &serde_json::Map<String, Value>,
+    what: &str,
+) {
+    let required = branch["required"].as_array().expect("required");
+    for key in required.iter().chain(also_required) {
+        let key = key.as_str().expect("key");
+        assert!(
+            object.contains_key(key),
+            "{what}: missing {key} in {object:?}"
+        );
+    }
+    for (key, value) in object {
+        assert!(
+            branch["properties"].get(key).is_some(),
+            "{what}: {key} is not in the schema"
+        );
+        check_enum(branch, key, value);
+    }
+}
+
 #[test]
 fn every_kind_of_event_matches_its_schema_branch() {
     let schema = schema();
@@ -110,22 +137,8 @@ fn every_kind_of_event_matches_its_schema_branch() {
             .find(|b| b["properties"]["kind"]["const"] == kind)
             .unwrap_or_else(|| panic!("no schema branch for kind {kind}"));
         let object = json.as_object().expect("an object");
-        for required in branch["required"]
-            .as_array()
-            .expect("required")
-            .iter()
-            .chain(schema["required"].as_array().expect("required"))
-        {
-            let key = required.as_str().expect("key");
-            assert!(object.contains_key(key), "{kind}: missing {key} in {json}");
-        }
-        for (key, value) in object {
-            assert!(
-                branch["properties"].get(key).is_some(),
-                "{kind}: {key} is not in the schema"
-            );
-            check_enum(branch, key, value);
-        }
+        let envelope = schema["required"].as_array().expect("required");
+        assert_fits(branch, envelope, object, &kind.to_string());
     }
 }
 
@@ -170,5 +183,47 @@ fn events_round_trip_through_the_spooled_payload() {
         let back: Event = payload::decode(&bytes).expect("decode");
         // NaN != NaN: compare the wire forms instead.
         assert_eq!(wire::to_json("g", 1, &back), wire::to_json("g", 1, &event));
+    }
+}
+
+#[test]
+fn a_batch_of_readings_matches_the_version_2_schema() {
+    let schema: Value =
+        serde_json::from_str(include_str!("../../deploy/schema/readings-v2.schema.json"))
+            .expect("the schema is JSON");
+    let mut builder = BatchBuilder::new("gw-1", 1_700_000_000_123);
+    for (seq, quality, value) in [(41, Quality::Good, 1.5), (43, Quality::Bad, f64::NAN)] {
+        let reading = Reading {
+            sensor: format!("s{seq}"),
+            value,
+            unit: None,
+            quality,
+        };
+        builder.push(seq, &BatchBuilder::entry(seq, &reading));
+    }
+    let (payload, seqs) = builder.finish();
+    assert_eq!(seqs, vec![41, 43]);
+    let json: Value = serde_json::from_slice(&payload).expect("JSON");
+    let object = json.as_object().expect("an object");
+    for required in schema["required"].as_array().expect("required") {
+        let key = required.as_str().expect("key");
+        assert!(object.contains_key(key), "missing {key} in {json}");
+    }
+    for key in object.keys() {
+        assert!(
+            schema["properties"].get(key).is_some(),
+            "{key} is not in the schema"
+        );
+    }
+    assert_eq!(json["v"], schema["properties"]["v"]["const"]);
+    assert_eq!(json["kind"], schema["properties"]["kind"]["const"]);
+    let item = &schema["properties"]["readings"]["items"];
+    for entry in json["readings"].as_array().expect("readings") {
+        assert_fits(
+            item,
+            &[],
+            entry.as_object().expect("an object"),
+            "readings[]",
+        );
     }
 }

@@ -4,7 +4,12 @@
 //! ```sh
 //! cargo run --release -p e2e-tests --example bridge_bench                  # 200,000 events, then 30 s at 2,000/s
 //! cargo run --release -p e2e-tests --example bridge_bench -- --events 50000 --rate 2000 --seconds 10
+//! cargo run --release -p e2e-tests --example bridge_bench -- --batch 100       # batches of 100 readings
 //! ```
+//!
+//! `--batch N` (default 1) puts N readings in each MQTT message, as a batch of wire version 2
+//! (what the agents send by default, one per poll cycle of a device); the bridge splits it into
+//! N Kafka records. Events are counted as Kafka records either way.
 //!
 //! 1. **Sustained events/s**: the bridge's session is created, the bridge stopped, and
 //!    `--events` readings are queued in Mosquitto for it. The bridge is started and timed
@@ -12,7 +17,9 @@
 //!    that drain gives events per CPU-second.
 //! 2. **Latency** at a steady `--rate` for `--seconds`: each event is published with its
 //!    timestamp; a Kafka consumer in this process (rdkafka, `fetch.wait.max.ms = 5`) notes
-//!    when it arrives. p50/p99 of arrival − timestamp, so the figure includes Mosquitto,
+//!    when it arrives. The consumer reads the topic from the beginning and must have read the
+//!    drain's records before the phase starts (it once started at `Offset::End` and received
+//!    nothing from nisshi); its errors are printed, not skipped. p50/p99 of arrival − timestamp, so the figure includes Mosquitto,
 //!    the bridge, the broker's append and the consumer's fetch. The bridge's RSS and CPU over
 //!    this phase are read from /proc.
 //!
@@ -26,6 +33,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use e2e_tests::bench::cpu_and_rss;
 use e2e_tests::mosquitto::{free_port, running_as_root, Mosquitto};
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::service::Service;
@@ -38,6 +46,9 @@ const PARTITIONS: i32 = 3;
 
 struct Args {
     events: u64,
+    /// Readings per MQTT message: 1 sends single events (wire version 1), more sends
+    /// batches of readings (wire version 2), as the agents do by default.
+    batch: u64,
     rate: u64,
     seconds: u64,
 }
@@ -47,6 +58,7 @@ fn parse_args() -> Result<Args> {
         events: 200_000,
         rate: 2_000,
         seconds: 30,
+        batch: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -55,7 +67,10 @@ fn parse_args() -> Result<Args> {
             "--events" => args.events = value()?,
             "--rate" => args.rate = value()?,
             "--seconds" => args.seconds = value()?,
-            other => bail!("unknown argument {other}; use --events N, --rate N, --seconds N"),
+            "--batch" => args.batch = value()?.max(1),
+            other => {
+                bail!("unknown argument {other}; use --events N, --rate N, --seconds N, --batch N")
+            }
         }
     }
     Ok(args)
@@ -91,6 +106,26 @@ fn payload(seq: u64) -> Vec<u8> {
 
 fn topic_of(seq: u64) -> String {
     format!("edge/bench/reading/m{}.r{}", seq % 100, seq % 20)
+}
+
+/// The readings `first..first + n` as one batch (wire version 2), with `ts` now.
+fn batch_payload(first: u64, n: u64) -> Vec<u8> {
+    use edge_agent::event::batch::BatchBuilder;
+    use edge_agent::event::{Quality, Reading};
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut builder = BatchBuilder::new("bench", now_ms);
+    for seq in first..first + n {
+        let reading = Reading {
+            sensor: format!("m{}.r{}", seq % 100, seq % 20),
+            value: (seq % 1000) as f64 + 0.5,
+            unit: Some("mm/s".to_owned()),
+            quality: Quality::Good,
+        };
+        builder.push(seq, &BatchBuilder::entry(seq, &reading));
+    }
+    builder.finish().0
 }
 
 /// A QoS 1 publisher with a wide window; returns once the broker acknowledged `count`.
@@ -129,9 +164,15 @@ impl Publisher {
         }
     }
 
-    async fn publish(&self, seq: u64) -> Result<()> {
+    /// Publishes the events `seq..seq + n`: one message, a batch when `n` > 1.
+    async fn publish(&self, seq: u64, n: u64) -> Result<()> {
+        let (topic, payload) = if n > 1 {
+            ("edge/bench/readings".to_owned(), batch_payload(seq, n))
+        } else {
+            (topic_of(seq), payload(seq))
+        };
         self.client
-            .publish(topic_of(seq), QoS::AtLeastOnce, false, payload(seq))
+            .publish(topic, QoS::AtLeastOnce, false, payload)
             .await?;
         Ok(())
     }
@@ -160,30 +201,6 @@ fn metric(port: u16, name: &str) -> f64 {
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with([' ', '{']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
-}
-
-/// CPU seconds (user + system) and RSS (KiB) of `pid`.
-fn cpu_and_rss(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields after the command: state is 0, utime 11, stime 12 (man 5 proc, minus 3).
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
 }
 
 fn bridge_config(mqtt_port: u16, bootstrap: &str, metrics_port: u16) -> String {
@@ -245,10 +262,14 @@ async fn run(args: Args) -> Result<()> {
         "bench: queueing {} events in Mosquitto for the bridge",
         args.events
     );
-    for seq in 1..=args.events {
-        publisher.publish(seq).await?;
+    let mut messages = 0;
+    for seq in (1..=args.events).step_by(args.batch as usize) {
+        publisher
+            .publish(seq, args.batch.min(args.events + 1 - seq))
+            .await?;
+        messages += 1;
     }
-    publisher.wait_acked(args.events).await;
+    publisher.wait_acked(messages).await;
 
     eprintln!("bench: draining them to Kafka");
     let started = Instant::now();
@@ -276,7 +297,8 @@ async fn run(args: Args) -> Result<()> {
     let wall = started.elapsed().as_secs_f64();
     let (_, rss_drain) = cpu_and_rss(pid);
     println!(
-        "drain: {} events in {wall:.2} s = {:.0} events/s; bridge CPU {cpu_end:.2} s = {:.0} events per CPU-second; RSS {} KiB",
+        "drain (events per message: {}): {} events in {wall:.2} s = {:.0} events/s; bridge CPU {cpu_end:.2} s = {:.0} events per CPU-second; RSS {} KiB",
+        args.batch,
         args.events,
         args.events as f64 / wall,
         args.events as f64 / cpu_end.max(0.001),
@@ -292,16 +314,26 @@ async fn run(args: Args) -> Result<()> {
         .set("fetch.wait.max.ms", "5")
         .set("fetch.error.backoff.ms", "10")
         .create()?;
+    // From the beginning: the drain's records first (a check that the consumer reads at all),
+    // then the steady phase's.
     let mut assignment = TopicPartitionList::new();
     for partition in 0..PARTITIONS {
-        assignment.add_partition_offset(TOPIC, partition, Offset::End)?;
+        assignment.add_partition_offset(TOPIC, partition, Offset::Beginning)?;
     }
     consumer.assign(&assignment)?;
     let noted = arrivals.clone();
     let reader = tokio::spawn(async move {
+        let mut errors = 0u64;
         loop {
-            let Ok(message) = consumer.recv().await else {
-                continue;
+            let message = match consumer.recv().await {
+                Ok(message) => message,
+                Err(error) => {
+                    errors += 1;
+                    if errors.is_power_of_two() {
+                        eprintln!("bench consumer: error {errors}: {error}");
+                    }
+                    continue;
+                }
             };
             let seq = message
                 .headers()
@@ -319,7 +351,25 @@ async fn run(args: Args) -> Result<()> {
             }
         }
     });
-    tokio::time::sleep(Duration::from_secs(2)).await; // the consumer's first fetch
+    let caught_up = Instant::now();
+    loop {
+        let read = arrivals.lock().expect("not poisoned").len() as u64;
+        if read >= args.events {
+            break;
+        }
+        if caught_up.elapsed() > Duration::from_secs(300) {
+            bail!(
+                "the bench's consumer read {read} of the drain's {} records in 5 minutes",
+                args.events
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "bench: the consumer read the drain's {} records in {:.1} s",
+        args.events,
+        caught_up.elapsed().as_secs_f64()
+    );
 
     eprintln!("bench: {} events/s for {} s", args.rate, args.seconds);
     let first = args.events + 1;
@@ -328,15 +378,24 @@ async fn run(args: Args) -> Result<()> {
     let (cpu_before, _) = cpu_and_rss(pid);
     let steady_start = Instant::now();
     let mut rss_max = 0;
-    let per_tick = (args.rate / 100).max(1);
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    // Every tick (10 ms, or longer for large batches), whole messages of `--batch` events,
+    // rate × tick events in all.
+    let tick_every = Duration::from_secs_f64((args.batch as f64 / args.rate as f64).max(0.01));
+    let per_tick = ((args.rate as f64 * tick_every.as_secs_f64()).round() as u64)
+        .div_ceil(args.batch)
+        .max(1)
+        * args.batch;
+    let mut tick = tokio::time::interval(tick_every);
     let mut seq = first;
     while seq < first + total {
         tick.tick().await;
-        for _ in 0..per_tick {
-            sent.insert(seq, Instant::now());
-            publisher.publish(seq).await?;
-            seq += 1;
+        for _ in 0..per_tick / args.batch {
+            let now = Instant::now();
+            for s in seq..seq + args.batch {
+                sent.insert(s, now);
+            }
+            publisher.publish(seq, args.batch).await?;
+            seq += args.batch;
         }
         if seq % 1000 < per_tick {
             rss_max = rss_max.max(cpu_and_rss(pid).1);
@@ -359,7 +418,8 @@ async fn run(args: Args) -> Result<()> {
             .unwrap_or(f64::NAN)
     };
     println!(
-        "steady: {} events at {} /s over {steady:.1} s, {} arrived; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; bridge CPU {:.1} % of a core; RSS {} KiB (max {} KiB)",
+        "steady (events per message: {}): {} events at {} /s over {steady:.1} s, {} arrived; latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; bridge CPU {:.1} % of a core; RSS {} KiB (max {} KiB)",
+        args.batch,
         total,
         args.rate,
         latencies.len(),

@@ -60,3 +60,27 @@ pub fn release_edge_agent(features: &str) -> Result<PathBuf> {
         .map_or_else(|| paths::workspace().join("target"), PathBuf::from);
     Ok(target.join("release/edge-agent"))
 }
+
+/// CPU seconds (user + system) and RSS (KiB) of `pid`.
+pub fn cpu_and_rss(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields after the command: state is 0, utime 11, stime 12 (man 5 proc, minus 3).
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .unwrap_or(0);
+    (cpu, rss)
+}

@@ -201,11 +201,11 @@ pub async fn wait_spool_empty(spool: &SharedSpool, limit: Duration) -> Result<()
 /// What a subscriber received, by seq.
 #[derive(Debug, Clone, Default)]
 pub struct SeqReport {
-    /// Messages with a seq.
+    /// Events received (the readings of a batch each count), re-sends included.
     pub messages: usize,
     /// Distinct seqs.
     pub distinct: usize,
-    /// Messages whose seq had been received before.
+    /// Events whose seq had been received before.
     pub duplicates: usize,
     /// Seqs in `expected` that never arrived.
     pub missing: Vec<u64>,
@@ -218,18 +218,17 @@ pub struct SeqReport {
 impl SeqReport {
     /// Compares the event messages (those with a seq) with the expected seqs.
     pub fn of(received: &[Received], expected: &[u64]) -> Self {
-        let mut first: BTreeMap<u64, &[u8]> = BTreeMap::new();
+        let mut first: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
         let mut report = SeqReport::default();
-        for message in received {
-            let Some(seq) = message.seq() else { continue };
+        for (seq, payload) in received.iter().flat_map(Received::events) {
             report.messages += 1;
             match first.get(&seq) {
                 None => {
-                    first.insert(seq, &message.payload);
+                    first.insert(seq, payload);
                 }
-                Some(payload) => {
+                Some(earlier) => {
                     report.duplicates += 1;
-                    if *payload != message.payload.as_slice() {
+                    if *earlier != payload {
                         report.conflicting.push(seq);
                     }
                 }
@@ -345,7 +344,7 @@ impl Plant {
         self.subscriber
             .received()
             .iter()
-            .filter_map(|m| m.seq())
+            .flat_map(Received::seqs)
             .collect()
     }
 }

@@ -32,9 +32,41 @@ impl Received {
         self.json()?.get("seq")?.as_u64()
     }
 
-    /// The `kind` of a wire event.
+    /// The `kind` of a wire event (`readings` for a batch).
     pub fn kind(&self) -> Option<String> {
         Some(self.json()?.get("kind")?.as_str()?.to_owned())
+    }
+
+    /// The events the message carries, as `(seq, single-event JSON)`: itself for a single
+    /// event, each reading of a batch (wire version 2) as the single event it stands for
+    /// (the agent's own `event::batch::split`), none for anything else.
+    pub fn events(&self) -> Vec<(u64, Vec<u8>)> {
+        if let Some(seq) = self.seq() {
+            return vec![(seq, self.payload.clone())];
+        }
+        let Ok(batch) = serde_json::from_slice::<edge_agent::event::batch::BatchIn>(&self.payload)
+        else {
+            return Vec::new();
+        };
+        edge_agent::event::batch::split(batch)
+            .into_iter()
+            .filter_map(Result::ok)
+            .map(|event| (event.seq, event.json.into_bytes()))
+            .collect()
+    }
+
+    /// The seqs of the events the message carries (see [`events`](Self::events)).
+    pub fn seqs(&self) -> Vec<u64> {
+        self.events().into_iter().map(|(seq, _)| seq).collect()
+    }
+
+    /// The kinds of the events the message carries: `reading` for each reading of a batch.
+    pub fn kinds(&self) -> Vec<String> {
+        match self.kind().as_deref() {
+            Some("readings") => vec!["reading".to_owned(); self.seqs().len()],
+            Some(kind) => vec![kind.to_owned()],
+            None => Vec::new(),
+        }
     }
 }
 

@@ -44,6 +44,10 @@ pub struct BridgeSection {
     /// How many leading `.`-separated parts of a sensor id name its asset (the machine):
     /// with 1, `motor1.de.velocity` belongs to `motor1`. Default: 1.
     pub asset_levels: u32,
+    /// What becomes of a batch of readings (wire version 2): `split` produces one Kafka
+    /// record per reading, exactly the record its single message would have made; `whole`
+    /// produces the batch as one record keyed by the gateway. Default: `split`.
+    pub batches: BatchMode,
     /// Where the Prometheus metrics are served (`GET /metrics`). Default: none.
     pub metrics_listen: Option<SocketAddr>,
 }
@@ -54,9 +58,20 @@ impl Default for BridgeSection {
             instance: 0,
             instances: 1,
             asset_levels: 1,
+            batches: BatchMode::Split,
             metrics_listen: None,
         }
     }
+}
+
+/// `[bridge] batches`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BatchMode {
+    /// One record per reading.
+    Split,
+    /// One record per batch.
+    Whole,
 }
 
 /// `[kafka]`: the cluster and the producer.

@@ -24,13 +24,15 @@ use tracing::{debug, info, warn};
 use super::acks::{AckQueue, EntryId};
 use super::config::BridgeConfig;
 use super::error::BridgeError;
-use super::mapping::{owns, Destination, Mapped, Mapping};
+use super::mapping::{owns, Mapped, Mapping};
 use super::metrics::Metrics;
 use super::producer::Kafka;
 use crate::backoff::Backoff;
 use crate::mqtt::MqttConfig;
 
-type Delivery = BoxFuture<'static, (EntryId, Result<Destination, BridgeError>)>;
+/// The delivery of every record one MQTT message became: its entry, how many records, and
+/// whether all of them are in Kafka.
+type Delivery = BoxFuture<'static, (EntryId, usize, Result<(), BridgeError>)>;
 
 /// rumqttc's options for the bridge's session; password and TLS files are read here.
 pub(crate) fn mqtt_options(
@@ -48,6 +50,13 @@ pub(crate) fn mqtt_options(
     options.set_max_packet_size(packet, packet);
     crate::mqtt::options::set_credentials_and_tls(&mut options, config)?;
     Ok((options, crate::mqtt::options::network_options(config)))
+}
+
+/// The most records on their way to Kafka before the bridge stops reading MQTT: a batch of
+/// readings is one message but many records. librdkafka's queue is sized to twice this
+/// (`bridge::run`), so that a lost connection's leftovers never fill it.
+pub(crate) fn max_records_in_flight(max_inflight: usize) -> usize {
+    (4 * max_inflight).max(10_000)
 }
 
 /// How a connection ended.
@@ -69,7 +78,11 @@ pub(crate) struct Consumer {
     acks: AckQueue,
     /// Records on their way to Kafka, of this connection and of lost ones.
     deliveries: FuturesUnordered<Delivery>,
+    /// How many records those deliveries hold (a batch of readings is several).
+    records_in_flight: usize,
     max_inflight: usize,
+    /// Stop reading MQTT while this many records are on their way to Kafka.
+    max_records: usize,
     grace: Duration,
     backoff: Backoff,
     started: Instant,
@@ -84,7 +97,11 @@ impl Consumer {
         metrics: Metrics,
     ) -> Result<Self, BridgeError> {
         let (options, network) = mqtt_options(&config.mqtt)?;
-        let mapping = Mapping::new(&config.mqtt.topics.prefix, config.bridge.asset_levels);
+        let mapping = Mapping::new(
+            &config.mqtt.topics.prefix,
+            config.bridge.asset_levels,
+            config.bridge.batches,
+        );
         let max_inflight = usize::from(config.mqtt.max_inflight);
         let seed = Backoff::seed_from(options.client_id().as_str());
         Ok(Consumer {
@@ -98,7 +115,9 @@ impl Consumer {
             metrics,
             acks: AckQueue::new(max_inflight),
             deliveries: FuturesUnordered::new(),
+            records_in_flight: 0,
             max_inflight,
+            max_records: max_records_in_flight(max_inflight),
             grace: config.mqtt.shutdown_grace,
             backoff: Backoff::new(config.mqtt.reconnect_min, config.mqtt.reconnect_max, seed),
             started: Instant::now(),
@@ -169,8 +188,9 @@ impl Consumer {
                 tokio::pin!(step);
                 loop {
                     let draining = drain_deadline.is_some();
-                    let may_read =
-                        !self.acks.is_full() && self.deliveries.len() < 2 * self.max_inflight;
+                    let may_read = !self.acks.is_full()
+                        && self.deliveries.len() < 2 * self.max_inflight
+                        && self.records_in_flight < self.max_records;
                     if draining && self.acks.is_empty() {
                         break None;
                     }
@@ -185,7 +205,8 @@ impl Consumer {
                             warn!(in_flight = self.acks.len(), "shutdown grace over: what is in flight stays with the broker");
                             break None;
                         }
-                        Some((id, result)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                        Some((id, records, result)) = self.deliveries.next(), if !self.deliveries.is_empty() => {
+                            self.records_in_flight -= records;
                             result?;
                             self.acks.complete(id);
                             if let Err(reason) = self.send_acks(client) {
@@ -266,28 +287,52 @@ impl Consumer {
             .push(pkid, self.now_ms())
             .map_err(|error| error.to_string())?;
         self.metrics.in_flight.set(self.acks.len() as i64);
-        let mapped = self.mapping.map(&publish.topic, publish.payload);
-        if !owns(&mapped.record().key, self.instance, self.instances) {
+        let all = self.mapping.map(&publish.topic, publish.payload);
+        let mapped: Vec<Mapped> = all
+            .into_iter()
+            .filter(|m| owns(&m.record().key, self.instance, self.instances))
+            .collect();
+        if mapped.is_empty() {
             self.metrics.skipped.inc();
             self.acks.complete(id);
             return self.send_acks(client);
         }
-        if let Mapped::DeadLetter { reason, .. } = &mapped {
-            self.metrics
-                .dead_lettered
-                .with_label_values(&[reason.code])
-                .inc();
-            if self.logged_reasons.contains(&reason.code) {
-                debug!(topic = %publish.topic, reason = %reason.detail, "dead letter");
-            } else {
-                self.logged_reasons.push(reason.code);
-                warn!(topic = %publish.topic, reason = %reason.detail, "not a valid event: sent to the dead-letter topic (further ones of this kind are counted, logged at debug)");
+        for m in &mapped {
+            if let Mapped::DeadLetter { reason, .. } = m {
+                self.metrics
+                    .dead_lettered
+                    .with_label_values(&[reason.code])
+                    .inc();
+                if self.logged_reasons.contains(&reason.code) {
+                    debug!(topic = %publish.topic, reason = %reason.detail, "dead letter");
+                } else {
+                    self.logged_reasons.push(reason.code);
+                    warn!(topic = %publish.topic, reason = %reason.detail, "not a valid event: sent to the dead-letter topic (further ones of this kind are counted, logged at debug)");
+                }
             }
         }
+        // Queued with librdkafka here, in message order, so that the records of one key
+        // keep the order of the messages whatever order their deliveries are polled in.
+        let sending: Vec<_> = mapped
+            .into_iter()
+            .map(|m| self.kafka.send(m.into_record()))
+            .collect();
+        let records = sending.len();
+        self.records_in_flight += records;
         let kafka = self.kafka.clone();
-        let record = mapped.into_record();
-        self.deliveries
-            .push(async move { (id, kafka.deliver(record).await) }.boxed());
+        self.deliveries.push(
+            async move {
+                let mut result = Ok(());
+                for sending in sending {
+                    if let Err(error) = kafka.deliver(sending).await {
+                        result = Err(error);
+                        break;
+                    }
+                }
+                (id, records, result)
+            }
+            .boxed(),
+        );
         Ok(())
     }
 

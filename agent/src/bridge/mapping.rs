@@ -22,6 +22,20 @@
 //! `gateway`, `kind`, `seq` and `schema` (the event's `v`). The value is the MQTT payload,
 //! byte for byte.
 //!
+//! # Batches of readings (wire version 2)
+//!
+//! A message with `"v": 2, "kind": "readings"` carries the readings of one instant
+//! (`event/batch.rs`). With `[bridge] batches = "split"` (the default) each entry becomes the
+//! record its single message would have made: the version-1 event JSON byte for byte, the
+//! same key and headers, so per-asset order and the `(gateway, seq)` deduplication
+//! downstream work as before. An entry that is not a valid reading is dead-lettered alone
+//! (reason `bad_batch_entry`, header `batch_index`, the entry as the value) and the other
+//! entries are produced. With `"whole"` the batch is one record keyed by the gateway (all of
+//! a gateway's batches in one partition, in order), with the headers `kind = readings`,
+//! `seq` (the first), `seq_last`, `count` and `schema = 2`; a batch with a bad entry is split
+//! instead, so that the bad entry is named. In both modes the MQTT message is acknowledged
+//! only when every record it became is in Kafka (`consumer.rs`).
+//!
 //! # Dead letters
 //!
 //! A payload that is not a valid event goes to the dead-letter topic with the headers
@@ -33,10 +47,11 @@ use bytes::Bytes;
 use serde::Deserialize;
 use std::borrow::Cow;
 
-use super::config::KafkaTopics;
+use super::config::{BatchMode, KafkaTopics};
+use crate::event::batch::{self, BatchIn, BATCH_KIND, BATCH_VERSION};
 
-/// The wire versions the bridge forwards.
-pub(crate) const KNOWN_VERSIONS: &[u64] = &[1];
+/// The wire versions the bridge forwards: single events (1) and batches of readings (2).
+pub(crate) const KNOWN_VERSIONS: &[u64] = &[1, BATCH_VERSION as u64];
 
 /// Which configured Kafka topic a record goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -155,6 +170,7 @@ impl Mapped {
 pub(crate) struct Mapping {
     prefix: String,
     asset_levels: usize,
+    batches: BatchMode,
 }
 
 /// The fields of an event the bridge looks at; the rest passes through unread.
@@ -174,7 +190,7 @@ struct Head<'a> {
 
 impl Mapping {
     /// `prefix` as in `[mqtt] topics.prefix`; `asset_levels` ≥ 1.
-    pub(crate) fn new(prefix: &str, asset_levels: u32) -> Self {
+    pub(crate) fn new(prefix: &str, asset_levels: u32, batches: BatchMode) -> Self {
         let prefix = prefix.trim_end_matches('/');
         Mapping {
             prefix: if prefix.is_empty() {
@@ -183,6 +199,7 @@ impl Mapping {
                 format!("{prefix}/")
             },
             asset_levels: asset_levels.max(1) as usize,
+            batches,
         }
     }
 
@@ -191,28 +208,37 @@ impl Mapping {
         format!("{}#", self.prefix)
     }
 
-    /// Maps one message.
-    pub(crate) fn map(&self, topic: &str, payload: Bytes) -> Mapped {
+    /// Maps one message: one record, or for a batch one per reading (or one for the
+    /// whole batch), in order.
+    pub(crate) fn map(&self, topic: &str, payload: Bytes) -> Vec<Mapped> {
+        match self.map_one(topic, payload) {
+            Ok(mapped) => vec![mapped],
+            Err(batch) => self.batch(topic, *batch),
+        }
+    }
+
+    /// Maps a message that is not a batch; a valid batch is handed back (`Err`).
+    fn map_one(&self, topic: &str, payload: Bytes) -> Result<Mapped, Box<(BatchIn, Bytes)>> {
         let Some(rest) = topic.strip_prefix(self.prefix.as_str()) else {
-            return dead(
+            return Ok(dead(
                 topic,
                 None,
                 payload,
                 "unexpected_topic",
                 "topic outside the layout",
-            );
+            ));
         };
         let (gateway, below) = rest.split_once('/').unwrap_or((rest, ""));
         if gateway.is_empty() || below.is_empty() {
-            return dead(
+            return Ok(dead(
                 topic,
                 None,
                 payload,
                 "unexpected_topic",
                 "topic has no gateway level and a level below it",
-            );
+            ));
         }
-        match below {
+        Ok(match below {
             "status" => Mapped::Record(Record {
                 destination: Destination::Status,
                 key: gateway.to_owned(),
@@ -229,20 +255,31 @@ impl Mapping {
                 "gateway_dead_letter",
                 "the gateway could not send this event as JSON",
             ),
-            _ => self.event(topic, gateway, payload),
-        }
+            _ => return self.event(topic, gateway, payload),
+        })
     }
 
-    fn event(&self, topic: &str, gateway: &str, payload: Bytes) -> Mapped {
+    fn event(
+        &self,
+        topic: &str,
+        gateway: &str,
+        payload: Bytes,
+    ) -> Result<Mapped, Box<(BatchIn, Bytes)>> {
         let head: Head<'_> = match serde_json::from_slice(&payload) {
             Ok(head) => head,
             Err(error) => {
                 let detail = format!("not a JSON event object: {error}");
-                return dead(topic, Some(gateway), payload.clone(), "not_json", detail);
+                return Ok(dead(
+                    topic,
+                    Some(gateway),
+                    payload.clone(),
+                    "not_json",
+                    detail,
+                ));
             }
         };
         let reject =
-            |code, detail: String| dead(topic, Some(gateway), payload.clone(), code, detail);
+            |code, detail: String| Ok(dead(topic, Some(gateway), payload.clone(), code, detail));
         let version = match head.v.as_ref().and_then(serde_json::Value::as_u64) {
             Some(v) if KNOWN_VERSIONS.contains(&v) => v,
             Some(v) => return reject("unknown_version", format!("unknown schema version v = {v}")),
@@ -263,6 +300,19 @@ impl Mapping {
                 )
             }
             None => return reject("missing_field", "no `gateway`".to_owned()),
+        }
+        if version == u64::from(BATCH_VERSION) {
+            if head.kind.as_deref() != Some(BATCH_KIND) {
+                let kind = head.kind.as_deref().unwrap_or("none");
+                return reject(
+                    "unknown_kind",
+                    format!("kind `{kind}` in a version-2 message (only `{BATCH_KIND}`)"),
+                );
+            }
+            return match serde_json::from_slice::<BatchIn>(&payload) {
+                Ok(batch) => Err(Box::new((batch, payload.clone()))),
+                Err(error) => reject("bad_batch", format!("not a batch of readings: {error}")),
+            };
         }
         let Some(seq) = head.seq else {
             return reject("missing_field", "no `seq` (a whole number)".to_owned());
@@ -295,7 +345,7 @@ impl Mapping {
             None => return reject("missing_field", "no `kind`".to_owned()),
         };
         let kind = head.kind.as_deref().unwrap_or_default().to_owned();
-        Mapped::Record(Record {
+        Ok(Mapped::Record(Record {
             destination,
             key: format!("{gateway}/{asset}"),
             headers: vec![
@@ -305,7 +355,62 @@ impl Mapping {
                 ("schema", version.to_string()),
             ],
             value: payload,
-        })
+        }))
+    }
+
+    /// The records of a valid batch (its envelope checked by [`event`](Self::event)).
+    fn batch(&self, topic: &str, (batch, payload): (BatchIn, Bytes)) -> Vec<Mapped> {
+        let gateway = batch.gateway.clone();
+        let count = batch.readings.len();
+        let split = batch::split(batch);
+        if self.batches == BatchMode::Whole && split.iter().all(Result::is_ok) {
+            let seq = |i: usize| split[i].as_ref().map_or(0, |e| e.seq).to_string();
+            let headers = vec![
+                ("gateway", gateway.clone()),
+                ("kind", BATCH_KIND.to_owned()),
+                ("seq", if count > 0 { seq(0) } else { String::new() }),
+                (
+                    "seq_last",
+                    if count > 0 {
+                        seq(count - 1)
+                    } else {
+                        String::new()
+                    },
+                ),
+                ("count", count.to_string()),
+                ("schema", BATCH_VERSION.to_string()),
+            ];
+            return vec![Mapped::Record(Record {
+                destination: Destination::Telemetry,
+                key: gateway,
+                headers,
+                value: payload,
+            })];
+        }
+        split
+            .into_iter()
+            .map(|entry| match entry {
+                Ok(event) => Mapped::Record(Record {
+                    destination: Destination::Telemetry,
+                    key: format!("{gateway}/{}", self.asset(&event.sensor)),
+                    headers: vec![
+                        ("gateway", gateway.clone()),
+                        ("kind", "reading".to_owned()),
+                        ("seq", event.seq.to_string()),
+                        ("schema", crate::event::wire::WIRE_VERSION.to_string()),
+                    ],
+                    value: Bytes::from(event.json.into_bytes()),
+                }),
+                Err(bad) => {
+                    let reason = DeadReason::new("bad_batch_entry", bad.reason);
+                    let value = serde_json::to_vec(&bad.entry).unwrap_or_default();
+                    let mut record =
+                        Record::dead_letter(topic, Some(&gateway), &reason, Bytes::from(value));
+                    record.headers.push(("batch_index", bad.index.to_string()));
+                    Mapped::DeadLetter { record, reason }
+                }
+            })
+            .collect()
     }
 
     /// The asset of a sensor id: its first `asset_levels` `.`-separated parts.
@@ -348,11 +453,14 @@ mod tests {
     use super::*;
 
     fn mapping() -> Mapping {
-        Mapping::new("edge", 1)
+        Mapping::new("edge", 1, BatchMode::Split)
     }
 
+    /// The one record of a message that is not a batch.
     fn map(topic: &str, payload: &str) -> Mapped {
-        mapping().map(topic, Bytes::copy_from_slice(payload.as_bytes()))
+        let mut all = mapping().map(topic, Bytes::copy_from_slice(payload.as_bytes()));
+        assert_eq!(all.len(), 1, "{all:?}");
+        all.remove(0)
     }
 
     fn reason_of(mapped: &Mapped) -> &'static str {
@@ -404,15 +512,21 @@ mod tests {
     #[test]
     fn the_asset_is_the_leading_parts_of_the_sensor_id() {
         assert_eq!(
-            Mapping::new("edge", 1).asset("motor1.de.velocity"),
+            Mapping::new("edge", 1, BatchMode::Split).asset("motor1.de.velocity"),
             "motor1"
         );
         assert_eq!(
-            Mapping::new("edge", 2).asset("line1.motor1.de.velocity"),
+            Mapping::new("edge", 2, BatchMode::Split).asset("line1.motor1.de.velocity"),
             "line1.motor1"
         );
-        assert_eq!(Mapping::new("edge", 3).asset("pump1.flow"), "pump1.flow");
-        assert_eq!(Mapping::new("edge", 1).asset("fan"), "fan");
+        assert_eq!(
+            Mapping::new("edge", 3, BatchMode::Split).asset("pump1.flow"),
+            "pump1.flow"
+        );
+        assert_eq!(
+            Mapping::new("edge", 1, BatchMode::Split).asset("fan"),
+            "fan"
+        );
     }
 
     #[test]
@@ -460,11 +574,12 @@ mod tests {
 
     #[test]
     fn an_empty_prefix_reads_the_gateway_from_the_first_level() {
+        let split = BatchMode::Split;
         let mapped =
-            Mapping::new("", 1).map("gw1/reading/s", Bytes::from_static(READING.as_bytes()));
-        assert_eq!(mapped.record().key, "gw1/motor1");
-        assert_eq!(Mapping::new("", 1).subscription(), "#");
-        assert_eq!(Mapping::new("edge/", 1).subscription(), "edge/#");
+            Mapping::new("", 1, split).map("gw1/reading/s", Bytes::from_static(READING.as_bytes()));
+        assert_eq!(mapped[0].record().key, "gw1/motor1");
+        assert_eq!(Mapping::new("", 1, split).subscription(), "#");
+        assert_eq!(Mapping::new("edge/", 1, split).subscription(), "edge/#");
     }
 
     #[test]
@@ -480,5 +595,127 @@ mod tests {
             .filter(|i| owns(&format!("gw/m{i}"), 0, 2))
             .count();
         assert!((400..600).contains(&split), "{split} of 1000 to instance 0");
+    }
+
+    /// A batch as the agent writes it, and the single messages it stands for.
+    fn batch_and_singles() -> (String, Vec<String>) {
+        use crate::event::batch::BatchBuilder;
+        use crate::event::{wire, Event, EventBody, Quality, Reading};
+        let ts_ms = 1_767_225_600_000;
+        let readings = [
+            (41, "motor1.de.velocity", 2.5),
+            (42, "motor1.temp", 61.0),
+            (44, "pump2.flow", f64::NAN),
+        ];
+        let mut builder = BatchBuilder::new("gw1", ts_ms);
+        let mut singles = Vec::new();
+        for (seq, sensor, value) in readings {
+            let reading = Reading {
+                sensor: sensor.to_owned(),
+                value,
+                unit: None,
+                quality: if value.is_nan() {
+                    Quality::Bad
+                } else {
+                    Quality::Good
+                },
+            };
+            builder.push(seq, &BatchBuilder::entry(seq, &reading));
+            let event = Event {
+                ts_ms,
+                body: EventBody::Reading(reading),
+            };
+            singles.push(wire::to_json("gw1", seq, &event));
+        }
+        let (payload, _) = builder.finish();
+        (String::from_utf8(payload).expect("UTF-8"), singles)
+    }
+
+    #[test]
+    fn a_batch_is_split_into_the_records_its_single_messages_would_have_made() {
+        let (batch, singles) = batch_and_singles();
+        let split = mapping().map("edge/gw1/readings", Bytes::from(batch.into_bytes()));
+        assert_eq!(split.len(), singles.len());
+        for (mapped, single) in split.iter().zip(&singles) {
+            let from_single = map("edge/gw1/reading/s", single);
+            assert_eq!(
+                mapped, &from_single,
+                "value, key and headers as for the single"
+            );
+        }
+        assert_eq!(split[2].record().key, "gw1/pump2");
+        assert_eq!(split[0].record().header("seq"), Some("41"));
+        assert_eq!(split[0].record().header("schema"), Some("1"));
+    }
+
+    #[test]
+    fn a_bad_entry_of_a_batch_is_dead_lettered_alone_and_the_rest_is_produced() {
+        let (batch, singles) = batch_and_singles();
+        let spoiled = batch.replacen("\"seq\":42,", "", 1);
+        assert_ne!(spoiled, batch);
+        let mapped = mapping().map("edge/gw1/readings", Bytes::from(spoiled.into_bytes()));
+        assert_eq!(mapped.len(), 3);
+        assert_eq!(mapped[0], map("edge/gw1/reading/s", &singles[0]));
+        assert_eq!(mapped[2], map("edge/gw1/reading/s", &singles[2]));
+        assert_eq!(reason_of(&mapped[1]), "bad_batch_entry");
+        let letter = mapped[1].record();
+        assert_eq!(letter.destination, Destination::DeadLetter);
+        assert_eq!(letter.header("batch_index"), Some("1"));
+        assert_eq!(letter.header("source_topic"), Some("edge/gw1/readings"));
+        assert!(letter.header("reason").is_some_and(|r| r.contains("seq")));
+        let entry: serde_json::Value = serde_json::from_slice(&letter.value).expect("JSON");
+        assert_eq!(
+            entry["sensor"], "motor1.temp",
+            "the bad entry itself is kept"
+        );
+    }
+
+    #[test]
+    fn in_whole_mode_a_batch_is_one_record_keyed_by_the_gateway() {
+        let (batch, _) = batch_and_singles();
+        let whole = Mapping::new("edge", 1, BatchMode::Whole);
+        let mapped = whole.map("edge/gw1/readings", Bytes::from(batch.clone().into_bytes()));
+        assert_eq!(mapped.len(), 1);
+        let record = mapped[0].record();
+        assert_eq!(record.destination, Destination::Telemetry);
+        assert_eq!(record.key, "gw1");
+        assert_eq!(record.value, batch.as_bytes());
+        assert_eq!(record.header("kind"), Some("readings"));
+        assert_eq!(record.header("seq"), Some("41"));
+        assert_eq!(record.header("seq_last"), Some("44"));
+        assert_eq!(record.header("count"), Some("3"));
+        assert_eq!(record.header("schema"), Some("2"));
+        // With a bad entry it is split, so that the bad entry is named.
+        let spoiled = batch.replacen("\"seq\":42,", "", 1);
+        let mapped = whole.map("edge/gw1/readings", Bytes::from(spoiled.into_bytes()));
+        assert_eq!(mapped.len(), 3);
+        assert_eq!(reason_of(&mapped[1]), "bad_batch_entry");
+    }
+
+    #[test]
+    fn a_bad_batch_envelope_is_one_dead_letter() {
+        let (batch, _) = batch_and_singles();
+        let cases = [
+            (
+                batch.replace("\"gateway\":\"gw1\"", "\"gateway\":\"gw9\""),
+                "gateway_mismatch",
+            ),
+            (
+                batch.replace("\"readings\",", "\"reading\","),
+                "unknown_kind",
+            ),
+            (
+                batch.replace("\"readings\":[", "\"entries\":["),
+                "bad_batch",
+            ),
+            (batch.replace("\"v\":2", "\"v\":3"), "unknown_version"),
+        ];
+        for (payload, code) in cases {
+            assert_eq!(
+                reason_of(&map("edge/gw1/readings", &payload)),
+                code,
+                "{payload}"
+            );
+        }
     }
 }

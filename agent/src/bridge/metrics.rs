@@ -3,11 +3,11 @@
 //!
 //! | metric | type | what |
 //! |---|---|---|
-//! | `edge_bridge_consumed_total` | counter | MQTT messages received |
+//! | `edge_bridge_consumed_total` | counter | MQTT messages received (a batch of readings is one) |
 //! | `edge_bridge_redelivered_total` | counter | of those, with the DUP flag (forwarded like any other) |
 //! | `edge_bridge_skipped_total` | counter | acknowledged without forwarding: another instance's key |
 //! | `edge_bridge_produced_total{topic}` | counter | records Kafka acknowledged, by destination (`telemetry`, `alerts`, `health`, `status`, `dead_letter`) |
-//! | `edge_bridge_dead_lettered_total{reason}` | counter | messages sent to the dead-letter topic, by reason |
+//! | `edge_bridge_dead_lettered_total{reason}` | counter | records sent to the dead-letter topic (a message, or one entry of a batch), by reason |
 //! | `edge_bridge_retries_total` | counter | records produced again after Kafka refused them |
 //! | `edge_bridge_in_flight` | gauge | messages received and not yet acknowledged to MQTT |
 //! | `edge_bridge_oldest_unacked_age_seconds` | gauge | age of the oldest of those (0 when none) |

@@ -15,7 +15,7 @@
 //! # Invariants
 //!
 //! 1. **A message is acknowledged to MQTT only after Kafka acknowledged its record** (or its
-//!    dead letter). Until then the broker holds it in the bridge's persistent session (clean
+//!    dead letter); for a batch of readings, every record it became (`mapping.rs`). Until then the broker holds it in the bridge's persistent session (clean
 //!    session off, a fixed client id, QoS 1) and sends it again after a crash, a `kill -9`
 //!    or a lost connection. Duplicates in Kafka are therefore possible and are always
 //!    byte-identical re-sends of the same event (same gateway and `seq`): consumers
@@ -26,8 +26,9 @@
 //!    its retries. PUBACKs leave in the order messages came in (MQTT 3.1.1, 4.6).
 //! 4. **Kafka down: nothing is acknowledged, memory stays bounded.** librdkafka retries with
 //!    backoff and never drops a record (`message.timeout.ms = 0`). At most
-//!    `[mqtt] max_inflight` messages are held unacknowledged; at that bound the bridge stops
-//!    reading the broker, which keeps the backlog (set Mosquitto's `max_inflight_messages`
+//!    `[mqtt] max_inflight` messages, and at most `max(4 × max_inflight, 10,000)` records
+//!    (a batch of readings is one message, many records), are held unacknowledged; at
+//!    either bound the bridge stops reading the broker, which keeps the backlog (set Mosquitto's `max_inflight_messages`
 //!    to at most the same value, see `deploy/bridge.md`).
 //! 5. **Bad input never stops the bridge and is never dropped silently**: it goes to the
 //!    dead-letter topic with `reason` and `source_topic` headers, counted by reason, each
@@ -66,7 +67,7 @@ pub async fn run(
 ) -> Result<(), BridgeError> {
     let metrics = Metrics::new();
     // librdkafka's queue holds at most what is in flight, of this connection and of lost ones.
-    let queue_room = 4 * usize::from(config.mqtt.max_inflight);
+    let queue_room = 2 * consumer::max_records_in_flight(usize::from(config.mqtt.max_inflight));
     let kafka = producer::Kafka::new(&config.kafka, queue_room, metrics.clone())?;
     let consumer = consumer::Consumer::new(&config, kafka, metrics.clone())?;
     let server_stop = tokio_util::sync::CancellationToken::new();

@@ -16,6 +16,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::future_producer::DeliveryFuture;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 use tracing::warn;
 
@@ -37,6 +38,13 @@ impl ClientContext for KafkaContext {
         }
         warn!(%error, reason, "Kafka client");
     }
+}
+
+/// A record handed to librdkafka (or refused by its queue at once), to be awaited with
+/// [`Kafka::deliver`].
+pub(crate) struct Sending {
+    record: Record,
+    queued: Result<DeliveryFuture, KafkaError>,
 }
 
 /// The producer, its topics and metrics.
@@ -137,25 +145,45 @@ impl Kafka {
         })
     }
 
-    /// Produces `record` until Kafka acknowledges it (or its dead letter, when Kafka refuses
-    /// the record itself). Returns where it went. Errs only when the producer failed for
-    /// good.
-    pub(crate) async fn deliver(&self, mut record: Record) -> Result<Destination, BridgeError> {
+    /// Hands `record` to librdkafka's queue now, synchronously: records sent in the order
+    /// of these calls keep that order per partition (the idempotent producer keeps it
+    /// through its retries). [`deliver`](Self::deliver) then waits for the acknowledgement.
+    pub(crate) fn send(&self, record: Record) -> Sending {
+        let queued = self.enqueue(&record);
+        Sending { record, queued }
+    }
+
+    fn enqueue(&self, record: &Record) -> Result<DeliveryFuture, KafkaError> {
+        let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
+        for (key, value) in &record.headers {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let future = FutureRecord::to(record.destination.topic(&self.topics))
+            .key(record.key.as_bytes())
+            .payload(&record.value[..])
+            .headers(headers);
+        self.producer
+            .send_result(future)
+            .map_err(|(error, _)| error)
+    }
+
+    /// Waits until Kafka acknowledges the record [`send`](Self::send) queued, producing it
+    /// again when needed (or its dead letter, when Kafka refuses the record itself). Returns
+    /// where it went. Errs only when the producer failed for good.
+    pub(crate) async fn deliver(&self, sending: Sending) -> Result<Destination, BridgeError> {
+        let Sending { mut record, queued } = sending;
+        let mut queued = Some(queued);
         let mut delay = Duration::from_millis(100);
         loop {
-            let mut headers = OwnedHeaders::new_with_capacity(record.headers.len());
-            for (key, value) in &record.headers {
-                headers = headers.insert(Header {
-                    key,
-                    value: Some(value.as_bytes()),
-                });
-            }
             let topic = record.destination.topic(&self.topics);
-            let future = FutureRecord::to(topic)
-                .key(record.key.as_bytes())
-                .payload(&record.value[..])
-                .headers(headers);
-            let error = match self.producer.send_result(future) {
+            let attempt = match queued.take() {
+                Some(attempt) => attempt,
+                None => self.enqueue(&record),
+            };
+            let error = match attempt {
                 Ok(delivery) => match delivery.await {
                     Ok(Ok(_)) => {
                         self.metrics.kafka_up.set(1);
@@ -168,7 +196,7 @@ impl Kafka {
                     Ok(Err((error, _))) => error,
                     Err(_canceled) => KafkaError::Canceled,
                 },
-                Err((error, _)) => error,
+                Err(error) => error,
             };
             if let Some((code, reason)) = self.producer.client().fatal_error() {
                 return Err(BridgeError::Fatal(format!("{code:?}: {reason}")));

@@ -7,6 +7,7 @@
 //! leaves the agent is the JSON wire shape of [`wire`], which adds the envelope: the schema
 //! version `v`, the `gateway` id and the spool's `seq`.
 
+pub mod batch;
 pub mod payload;
 pub mod wire;
 

@@ -1,4 +1,6 @@
-//! The JSON wire shape (version 1), documented in `deploy/schema/event-v1.schema.json`.
+//! The JSON wire shape of one event (version 1), documented in
+//! `deploy/schema/event-v1.schema.json`; the batch of readings (version 2) is in
+//! [`batch`](super::batch).
 //!
 //! Every event is one flat JSON object: the envelope (`v`, `gateway`, `seq`, `kind`, `ts`)
 //! followed by the fields of its kind. `ts` is RFC 3339 in UTC with milliseconds. Numbers that
@@ -18,7 +20,7 @@ struct Envelope<'a> {
     gateway: &'a str,
     seq: u64,
     kind: &'static str,
-    ts: String,
+    ts: &'a str,
     #[serde(flatten)]
     body: Body<'a>,
 }
@@ -57,7 +59,14 @@ pub fn format_ts(ts_ms: i64) -> String {
 
 /// The wire JSON of `event` as sent by `gateway` with sequence number `seq`.
 pub fn to_json(gateway: &str, seq: u64, event: &Event) -> String {
-    let body = match &event.body {
+    with_ts(gateway, seq, &format_ts(event.ts_ms), &event.body)
+}
+
+/// The wire JSON of an event whose `ts` is already formatted: what [`to_json`] writes, byte
+/// for byte, when `ts` is `format_ts` of the event's time (the bridge rebuilds the single
+/// events of a batch with it).
+pub fn with_ts(gateway: &str, seq: u64, ts: &str, body: &EventBody) -> String {
+    let body_json = match body {
         EventBody::Reading(r) => Body::Reading(r),
         EventBody::Features(f) => Body::Features(features_body(f)),
         EventBody::Alert(a) => Body::Alert(AlertBody { alert: a }),
@@ -67,9 +76,9 @@ pub fn to_json(gateway: &str, seq: u64, event: &Event) -> String {
         v: WIRE_VERSION,
         gateway,
         seq,
-        kind: event.body.kind(),
-        ts: format_ts(event.ts_ms),
-        body,
+        kind: body.kind(),
+        ts,
+        body: body_json,
     };
     // Serialising these plain structs to a String cannot fail: every map key is a string.
     serde_json::to_string(&envelope).expect("wire events always serialise")

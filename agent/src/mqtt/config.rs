@@ -19,6 +19,12 @@
 //! shutdown_grace = "5s"
 //! idle_poll = "200ms"
 //!
+//! [mqtt.batch]
+//! readings = true
+//! max_events = 500
+//! max_bytes = 65536
+//! linger = "20ms"
+//!
 //! [mqtt.tls]
 //! ca_file = "/etc/edge-agent/plant-ca.crt"   # required in [mqtt.tls]
 //! client_cert = "/etc/edge-agent/gw.crt"     # optional, with client_key
@@ -30,6 +36,7 @@
 //! features = "{gateway}/{kind}/{sensor}"
 //! alert = "{gateway}/{kind}/{sensor}"
 //! health = "{gateway}/{kind}/{sensor}"
+//! readings = "{gateway}/{kind}"
 //! status = "{gateway}/status"
 //! dead_letter = "{gateway}/dead-letter"
 //! ```
@@ -40,6 +47,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+pub use super::batching::BatchConfig;
 use super::error::MqttError;
 use super::topics::TopicLayout;
 
@@ -112,6 +120,9 @@ pub struct MqttConfig {
     /// agent does not wake it ([`MqttSink::waker`](super::MqttSink::waker)). Default: "200ms".
     #[serde(default = "defaults::idle_poll", deserialize_with = "duration")]
     pub idle_poll: Duration,
+    /// Batched readings. Default: see [`BatchConfig`].
+    #[serde(default)]
+    pub batch: BatchConfig,
     /// The topic layout. Default: see [`TopicConfig`].
     #[serde(default)]
     pub topics: TopicConfig,
@@ -153,6 +164,9 @@ pub struct TopicConfig {
     pub alert: String,
     /// Health events. Default: "{gateway}/{kind}/{sensor}".
     pub health: String,
+    /// Batches of readings (`[mqtt.batch]`); `{kind}` is `readings` here and `{sensor}` the
+    /// first reading's sensor. Default: "{gateway}/{kind}".
+    pub readings: String,
     /// Retained `online` / `offline` of this gateway (birth and last will).
     /// Default: "{gateway}/status".
     pub status: String,
@@ -170,6 +184,7 @@ impl Default for TopicConfig {
             features: per_kind.clone(),
             alert: per_kind.clone(),
             health: per_kind,
+            readings: "{gateway}/{kind}".to_owned(),
             status: "{gateway}/status".to_owned(),
             dead_letter: "{gateway}/dead-letter".to_owned(),
         }
@@ -248,6 +263,7 @@ impl MqttConfig {
             reconnect_probe: defaults::reconnect_probe(),
             shutdown_grace: defaults::shutdown_grace(),
             idle_poll: defaults::idle_poll(),
+            batch: BatchConfig::default(),
             topics: TopicConfig::default(),
         }
     }
@@ -350,6 +366,7 @@ impl MqttConfig {
         if self.idle_poll.is_zero() {
             return Err(MqttError::config("idle_poll", "must be longer than 0"));
         }
+        self.batch.validate()?;
         TopicLayout::parse(&self.topics).map(|_| ())
     }
 }
@@ -445,6 +462,11 @@ mod tests {
             reconnect_max = "2s"
             shutdown_grace = "1s"
             idle_poll = "50ms"
+            [batch]
+            readings = false
+            max_events = 20
+            max_bytes = 2048
+            linger = "5ms"
             [tls]
             ca_file = "/etc/ca.crt"
             client_cert = "/etc/gw.crt"
@@ -455,6 +477,7 @@ mod tests {
             features = "plant/{gateway}/f/{sensor}"
             alert = "plant/{gateway}/a/{sensor}"
             health = "plant/{gateway}/h"
+            readings = "plant/{gateway}/rs"
             status = "plant/{gateway}/up"
             dead_letter = "plant/{gateway}/dlq"
             "#,
@@ -467,6 +490,12 @@ mod tests {
         let tls = config.tls.as_ref().expect("tls");
         assert_eq!(tls.client_key.as_deref(), Some("/etc/gw.key".as_ref()));
         assert_eq!(config.topics.health, "plant/{gateway}/h");
+        assert_eq!(config.topics.readings, "plant/{gateway}/rs");
+        assert!(!config.batch.readings);
+        assert_eq!(
+            (config.batch.max_events, config.batch.max_bytes),
+            (20, 2048)
+        );
     }
 
     #[test]
@@ -550,6 +579,7 @@ mod tests {
         assert_eq!(config.keep_alive, defaults.keep_alive);
         assert_eq!(config.max_inflight, defaults.max_inflight);
         assert_eq!(config.reconnect_max, defaults.reconnect_max);
+        assert_eq!(config.batch, defaults.batch);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! bookkeeping between the spool, the in-flight tracker and rumqttc. The loop
 //! that drives it is in `sink.rs`; the invariants are in the module doc.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
@@ -12,6 +13,7 @@ use tracing::{debug, info, warn};
 
 use crate::spool::{Record, SharedSpool, SpoolError, SpoolStats};
 
+use super::batching::{self, BatchConfig, Outbound};
 use super::error::MqttError;
 use super::inflight::{Carried, Inflight, TrackError};
 use super::message::Encoder;
@@ -23,6 +25,8 @@ use crate::backoff::Backoff;
 const STATS_EVERY: Duration = Duration::from_secs(1);
 /// The least time between two refreshes.
 const STATS_EAGER_GAP: Duration = Duration::from_millis(100);
+/// Most records read from the spool at once when readings are batched.
+const MAX_FETCH: usize = 4096;
 
 type SpoolFuture = Pin<Box<dyn Future<Output = Result<OpReply, SpoolError>> + Send>>;
 
@@ -63,6 +67,15 @@ pub(crate) struct Driver {
     pub client: AsyncClient,
     spool: SharedSpool,
     encoder: Encoder,
+    batch: BatchConfig,
+    /// Messages grouped from records read, not yet published (no room in flight):
+    /// published before anything new is read. Forgotten with the connection (the
+    /// rewind reads their records again).
+    held: VecDeque<Outbound>,
+    /// Records per message in the last read (1 to `max_events`): the next read asks
+    /// for the room in flight times this, so that what it reads fills about one
+    /// window and a live alert waits at most about one window behind held messages.
+    records_per_message: usize,
     status_topic: String,
     pub inflight: Inflight,
     /// Seqs whose PUBACK came and that the spool has not removed yet.
@@ -82,6 +95,10 @@ pub(crate) struct Driver {
     /// When a drained sink looks at the spool again without a wake-up: a
     /// fixed instant, so that a stream of other events does not postpone it.
     pub recheck_at: Instant,
+    /// A drained sink woken by new events reads them at this instant, not at once
+    /// (`[mqtt.batch] linger`), so that it finds whole poll cycles to batch.
+    pub read_after: Option<Instant>,
+    linger: Duration,
     idle_poll: Duration,
     pub op: Option<PendingOp>,
     pub stats: SinkStatsHandle,
@@ -102,16 +119,25 @@ impl Driver {
         client: AsyncClient,
         spool: SharedSpool,
         encoder: Encoder,
+        batch: BatchConfig,
         status_topic: String,
         max_inflight: usize,
         idle_poll: Duration,
         stats: SinkStatsHandle,
         backoff: Backoff,
     ) -> Self {
+        let linger = if batch.readings {
+            batch.linger
+        } else {
+            Duration::ZERO
+        };
         Driver {
             client,
             spool,
             encoder,
+            batch,
+            held: VecDeque::new(),
+            records_per_message: 1,
             status_topic,
             inflight: Inflight::new(max_inflight),
             acks: Vec::new(),
@@ -125,6 +151,8 @@ impl Driver {
             drain_deadline: None,
             drained: false,
             recheck_at: Instant::now(),
+            read_after: None,
+            linger,
             idle_poll,
             op: None,
             stats,
@@ -142,12 +170,18 @@ impl Driver {
     /// refresh the backlog metrics; whichever apply, in that order, in one
     /// call on the blocking pool (one flush).
     pub(crate) fn maybe_start_op(&mut self) {
+        self.publish_held();
         if self.op.is_some() {
             return;
         }
         let room = self.inflight.room();
-        let fetch = if self.up && !self.draining && !self.drained && room >= self.refill_at {
-            room
+        let wanted = self.up
+            && !self.draining
+            && !self.drained
+            && self.read_after.is_none()
+            && self.held.is_empty();
+        let fetch = if wanted && room >= self.refill_at {
+            (room * self.records_per_message).min(MAX_FETCH).max(room)
         } else {
             0
         };
@@ -205,6 +239,16 @@ impl Driver {
         });
     }
 
+    /// The agent appended events while the sink was drained: read them after the
+    /// linger.
+    pub(crate) fn woken(&mut self) {
+        self.drained = false;
+        self.read_after = None;
+        if !self.linger.is_zero() {
+            self.read_after = Some(Instant::now() + self.linger);
+        }
+    }
+
     /// A spool operation completed: publish what it read, if still wanted.
     pub(crate) fn on_op_done(&mut self, done: OpDone) -> Result<(), MqttError> {
         let (generation, requested, result) = done;
@@ -234,25 +278,46 @@ impl Driver {
         if self.drained {
             self.recheck_at = Instant::now() + self.idle_poll;
         }
-        for record in reply.records {
-            if !self.publish_record(&record) {
-                break;
-            }
+        let records: Vec<Record> = reply.records;
+        let count = records.len();
+        let messages = batching::group(&self.encoder, &self.batch, records);
+        if !messages.is_empty() {
+            self.records_per_message = (count / messages.len()).clamp(1, self.batch.per_message());
         }
+        self.held.extend(messages);
+        self.publish_held();
         self.update_inflight_stats();
         Ok(())
     }
 
-    /// Publishes one record; false if the request could not be made.
-    fn publish_record(&mut self, record: &Record) -> bool {
-        let message = self.encoder.encode(record);
+    /// Publishes held messages while there is room in flight.
+    fn publish_held(&mut self) {
+        if !self.up || self.draining {
+            return;
+        }
+        while self.inflight.room() > 0 {
+            let Some(outbound) = self.held.pop_front() else {
+                break;
+            };
+            if !self.publish(outbound) {
+                // The records stay in the spool; the rewind reads them again.
+                self.held.clear();
+                break;
+            }
+        }
+    }
+
+    /// Publishes one message; false if the request could not be made.
+    fn publish(&mut self, outbound: Outbound) -> bool {
+        let Outbound { message, seqs } = outbound;
+        let first = seqs.first().copied().unwrap_or_default();
         if let Some(reason) = &message.dead_letter {
-            warn!(seq = record.seq, class = %record.class, %reason, "record goes to the dead-letter topic");
+            warn!(seq = first, %reason, "record goes to the dead-letter topic");
             self.stats.update(|s| s.dead_lettered += 1);
         }
-        if let Err(error) = self.inflight.queue(Carried::Record(record.seq)) {
-            // Cannot happen: a batch never asks for more than the room.
-            warn!(seq = record.seq, %error, "batch larger than the in-flight room; rewinding");
+        if let Err(error) = self.inflight.queue(Carried::Records(seqs)) {
+            // Cannot happen: publish_held checks the room first.
+            warn!(seq = first, %error, "no room in flight; rewinding");
             self.rewind = true;
             return false;
         }
@@ -261,7 +326,7 @@ impl Driver {
                 .try_publish(message.topic, QoS::AtLeastOnce, false, message.payload)
         {
             self.inflight.unqueue_last();
-            warn!(seq = record.seq, %error, "publish request refused; rewinding");
+            warn!(seq = first, %error, "publish request refused; rewinding");
             self.rewind = true;
             return false;
         }
@@ -291,8 +356,11 @@ impl Driver {
             }
             Event::Incoming(Incoming::PubAck(puback)) => self.on_puback(puback.pkid),
             Event::Outgoing(Outgoing::Publish(pkid)) => {
-                if let Carried::Record(_) = self.inflight.on_outgoing(pkid)? {
-                    self.stats.update(|s| s.published += 1);
+                if let Carried::Records(seqs) = self.inflight.on_outgoing(pkid)? {
+                    self.stats.update(|s| {
+                        s.messages += 1;
+                        s.published += seqs.len() as u64;
+                    });
                 }
             }
             Event::Outgoing(Outgoing::AwaitAck(pkid)) => {
@@ -307,6 +375,7 @@ impl Driver {
     fn on_connected(&mut self, session_present: bool) -> Result<(), TrackError> {
         self.up = true;
         self.drained = false;
+        self.read_after = None;
         self.next_attempt = None;
         // Empty already (reset when the last connection was lost).
         self.inflight.reset();
@@ -326,9 +395,10 @@ impl Driver {
             Ok(carried) => {
                 // A PUBACK proves the connection works: start backoff over.
                 self.backoff.reset();
-                if let Carried::Record(seq) = carried {
-                    self.acks.push(seq);
-                    self.stats.update(|s| s.acked += 1);
+                if let Carried::Records(seqs) = carried {
+                    let n = seqs.len() as u64;
+                    self.acks.extend(seqs);
+                    self.stats.update(|s| s.acked += n);
                 }
             }
             Err(error) => warn!(%error, "PUBACK ignored"),
@@ -379,10 +449,12 @@ impl Driver {
         // until a PUBACK that can never come. Its record is re-sent instead.
         eventloop.state.collision = None;
         let forgotten = self.inflight.reset();
+        self.held.clear();
         let was_up = std::mem::replace(&mut self.up, false);
         self.generation += 1;
         self.rewind = true;
         self.drained = false;
+        self.read_after = None;
         let delay = self.backoff.next_delay();
         self.next_attempt = Some(Instant::now() + delay);
         let failures = self.backoff.failures();

@@ -1,5 +1,7 @@
-//! Which spooled record each QoS 1 publish carries: pure state, no I/O, tested
-//! synchronously (like rumqttc's `state.rs`).
+//! Which spooled records each QoS 1 publish carries: pure state, no I/O, tested
+//! synchronously (like rumqttc's `state.rs`). A publish carries one record, or a
+//! batch of readings (`batching.rs`) carries several: one entry here either way,
+//! and its PUBACK acknowledges all of its records at once.
 //!
 //! rumqttc's `AsyncClient::publish` only puts a request into a channel; the
 //! packet id is chosen later, when the event loop writes the packet, and is
@@ -22,10 +24,11 @@
 use std::collections::{HashMap, VecDeque};
 
 /// What one QoS 1 publish carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Carried {
-    /// A spooled record (as an event, or on the dead-letter topic).
-    Record(u64),
+    /// Spooled records, by seq: one (an event, or its dead letter) or a batch of
+    /// readings. Never empty.
+    Records(Vec<u64>),
     /// The retained `online`/`offline` status message.
     Status,
 }
@@ -118,7 +121,7 @@ impl Inflight {
             .queued
             .pop_front()
             .ok_or(TrackError::UnexpectedPublish { pkid })?;
-        self.sent.insert(pkid, carried);
+        self.sent.insert(pkid, carried.clone());
         Ok(carried)
     }
 
@@ -147,14 +150,14 @@ mod tests {
     fn a_puback_returns_the_record_whose_publish_got_that_packet_id() {
         let mut inflight = Inflight::new(10);
         for seq in [7, 8, 9] {
-            inflight.queue(Carried::Record(seq)).expect("room");
+            inflight.queue(Carried::Records(vec![seq])).expect("room");
         }
-        assert_eq!(inflight.on_outgoing(1), Ok(Carried::Record(7)));
-        assert_eq!(inflight.on_outgoing(2), Ok(Carried::Record(8)));
-        assert_eq!(inflight.on_outgoing(3), Ok(Carried::Record(9)));
-        assert_eq!(inflight.on_puback(2), Ok(Carried::Record(8)));
-        assert_eq!(inflight.on_puback(1), Ok(Carried::Record(7)));
-        assert_eq!(inflight.on_puback(3), Ok(Carried::Record(9)));
+        assert_eq!(inflight.on_outgoing(1), Ok(Carried::Records(vec![7])));
+        assert_eq!(inflight.on_outgoing(2), Ok(Carried::Records(vec![8])));
+        assert_eq!(inflight.on_outgoing(3), Ok(Carried::Records(vec![9])));
+        assert_eq!(inflight.on_puback(2), Ok(Carried::Records(vec![8])));
+        assert_eq!(inflight.on_puback(1), Ok(Carried::Records(vec![7])));
+        assert_eq!(inflight.on_puback(3), Ok(Carried::Records(vec![9])));
         assert!(inflight.is_empty());
     }
 
@@ -162,28 +165,28 @@ mod tests {
     fn packet_ids_pair_with_publishes_in_request_order_even_when_acks_interleave() {
         let mut inflight = Inflight::new(10);
         inflight.queue(Carried::Status).expect("room");
-        inflight.queue(Carried::Record(1)).expect("room");
+        inflight.queue(Carried::Records(vec![1])).expect("room");
         assert_eq!(inflight.on_outgoing(5), Ok(Carried::Status));
         assert_eq!(inflight.on_puback(5), Ok(Carried::Status));
-        inflight.queue(Carried::Record(2)).expect("room");
-        assert_eq!(inflight.on_outgoing(6), Ok(Carried::Record(1)));
+        inflight.queue(Carried::Records(vec![2])).expect("room");
+        assert_eq!(inflight.on_outgoing(6), Ok(Carried::Records(vec![1])));
         // pkid 5 is free again and is reused for the next publish.
-        assert_eq!(inflight.on_outgoing(5), Ok(Carried::Record(2)));
-        assert_eq!(inflight.on_puback(5), Ok(Carried::Record(2)));
-        assert_eq!(inflight.on_puback(6), Ok(Carried::Record(1)));
+        assert_eq!(inflight.on_outgoing(5), Ok(Carried::Records(vec![2])));
+        assert_eq!(inflight.on_puback(5), Ok(Carried::Records(vec![2])));
+        assert_eq!(inflight.on_puback(6), Ok(Carried::Records(vec![1])));
     }
 
     #[test]
     fn a_puback_for_an_unknown_packet_id_is_reported_and_changes_nothing() {
         let mut inflight = Inflight::new(4);
-        inflight.queue(Carried::Record(1)).expect("room");
+        inflight.queue(Carried::Records(vec![1])).expect("room");
         inflight.on_outgoing(1).expect("queued");
         assert_eq!(
             inflight.on_puback(2),
             Err(TrackError::UnknownAck { pkid: 2 })
         );
         assert_eq!(inflight.len(), 1);
-        assert_eq!(inflight.on_puback(1), Ok(Carried::Record(1)));
+        assert_eq!(inflight.on_puback(1), Ok(Carried::Records(vec![1])));
         assert_eq!(
             inflight.on_puback(1),
             Err(TrackError::UnknownAck { pkid: 1 })
@@ -202,41 +205,43 @@ mod tests {
     #[test]
     fn a_packet_id_reused_before_its_puback_is_an_error() {
         let mut inflight = Inflight::new(4);
-        inflight.queue(Carried::Record(1)).expect("room");
-        inflight.queue(Carried::Record(2)).expect("room");
+        inflight.queue(Carried::Records(vec![1])).expect("room");
+        inflight.queue(Carried::Records(vec![2])).expect("room");
         inflight.on_outgoing(1).expect("queued");
         assert_eq!(
             inflight.on_outgoing(1),
             Err(TrackError::PkidInUse { pkid: 1 })
         );
         // The queued record was not consumed by the bad event.
-        assert_eq!(inflight.on_outgoing(2), Ok(Carried::Record(2)));
+        assert_eq!(inflight.on_outgoing(2), Ok(Carried::Records(vec![2])));
     }
 
     #[test]
     fn the_bound_counts_queued_and_sent_publications() {
         let mut inflight = Inflight::new(2);
-        inflight.queue(Carried::Record(1)).expect("room");
+        inflight.queue(Carried::Records(vec![1])).expect("room");
         inflight.on_outgoing(1).expect("queued");
-        inflight.queue(Carried::Record(2)).expect("room");
+        inflight.queue(Carried::Records(vec![2])).expect("room");
         assert_eq!(inflight.room(), 0);
         assert_eq!(
-            inflight.queue(Carried::Record(3)),
+            inflight.queue(Carried::Records(vec![3])),
             Err(TrackError::Full { bound: 2 })
         );
         inflight.on_puback(1).expect("sent");
         assert_eq!(inflight.room(), 1);
-        inflight.queue(Carried::Record(3)).expect("room again");
+        inflight
+            .queue(Carried::Records(vec![3]))
+            .expect("room again");
         assert_eq!(inflight.high_water(), 2);
     }
 
     #[test]
     fn a_request_that_could_not_be_made_is_taken_back() {
         let mut inflight = Inflight::new(3);
-        inflight.queue(Carried::Record(1)).expect("room");
-        inflight.queue(Carried::Record(2)).expect("room");
-        assert_eq!(inflight.unqueue_last(), Some(Carried::Record(2)));
-        assert_eq!(inflight.on_outgoing(9), Ok(Carried::Record(1)));
+        inflight.queue(Carried::Records(vec![1])).expect("room");
+        inflight.queue(Carried::Records(vec![2])).expect("room");
+        assert_eq!(inflight.unqueue_last(), Some(Carried::Records(vec![2])));
+        assert_eq!(inflight.on_outgoing(9), Ok(Carried::Records(vec![1])));
         assert_eq!(
             inflight.on_outgoing(10),
             Err(TrackError::UnexpectedPublish { pkid: 10 })
@@ -246,8 +251,8 @@ mod tests {
     #[test]
     fn a_reset_forgets_everything_and_packet_ids_start_over() {
         let mut inflight = Inflight::new(3);
-        inflight.queue(Carried::Record(1)).expect("room");
-        inflight.queue(Carried::Record(2)).expect("room");
+        inflight.queue(Carried::Records(vec![1])).expect("room");
+        inflight.queue(Carried::Records(vec![2])).expect("room");
         inflight.on_outgoing(1).expect("queued");
         assert_eq!(inflight.reset(), 2);
         assert!(inflight.is_empty());
@@ -255,8 +260,36 @@ mod tests {
             inflight.on_puback(1),
             Err(TrackError::UnknownAck { pkid: 1 })
         );
-        inflight.queue(Carried::Record(1)).expect("room");
-        assert_eq!(inflight.on_outgoing(1), Ok(Carried::Record(1)));
+        inflight.queue(Carried::Records(vec![1])).expect("room");
+        assert_eq!(inflight.on_outgoing(1), Ok(Carried::Records(vec![1])));
+    }
+
+    #[test]
+    fn the_puback_of_a_batch_acknowledges_all_of_its_records_and_no_other() {
+        let mut inflight = Inflight::new(3);
+        inflight
+            .queue(Carried::Records(vec![10, 11, 13]))
+            .expect("room");
+        inflight.queue(Carried::Records(vec![12])).expect("room");
+        assert_eq!(inflight.room(), 1, "a batch takes one place in the window");
+        inflight.on_outgoing(1).expect("queued");
+        inflight.on_outgoing(2).expect("queued");
+        assert_eq!(inflight.on_puback(2), Ok(Carried::Records(vec![12])));
+        assert_eq!(
+            inflight.on_puback(1),
+            Ok(Carried::Records(vec![10, 11, 13]))
+        );
+        assert!(inflight.is_empty());
+        // A batch lost with its connection is forgotten whole: its records are re-sent.
+        inflight
+            .queue(Carried::Records(vec![20, 21]))
+            .expect("room");
+        inflight.on_outgoing(3).expect("queued");
+        assert_eq!(inflight.reset(), 1);
+        assert_eq!(
+            inflight.on_puback(3),
+            Err(TrackError::UnknownAck { pkid: 3 })
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! From a spooled record to the MQTT message that carries it.
+//! From a spooled record to the MQTT message that carries it (readings may
+//! also travel in batches: `batching.rs`).
 //!
 //! A record's payload is the postcard encoding of an [`Event`]; the message is
 //! its JSON wire shape ([`wire::to_json`]) on the topic of its kind. A record
@@ -9,14 +10,14 @@
 
 use serde::Serialize;
 
-use crate::event::{payload, wire};
+use crate::event::{payload, wire, Event};
 use crate::spool::Record;
 
 use super::topics::TopicLayout;
 
 /// Bytes of an MQTT 3.1.1 PUBLISH besides topic and payload, at most: fixed
 /// header (1), remaining length (up to 4), topic length (2), packet id (2).
-const PUBLISH_OVERHEAD: usize = 9;
+pub(crate) const PUBLISH_OVERHEAD: usize = 9;
 
 /// One message to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +44,10 @@ struct DeadLetter<'a> {
 /// Turns records into messages for one gateway and topic layout.
 #[derive(Debug, Clone)]
 pub(crate) struct Encoder {
-    gateway: String,
-    topics: TopicLayout,
+    pub(crate) gateway: String,
+    pub(crate) topics: TopicLayout,
     dead_letter_topic: String,
-    max_packet: usize,
+    pub(crate) max_packet: usize,
 }
 
 impl Encoder {
@@ -60,8 +61,18 @@ impl Encoder {
     }
 
     /// The message for `record`.
+    #[cfg(test)]
     pub(crate) fn encode(&self, record: &Record) -> Message {
-        let event = match payload::decode(&record.payload) {
+        self.encode_decoded(record, payload::decode(&record.payload))
+    }
+
+    /// The message for `record`, whose payload decoded to `decoded`.
+    pub(crate) fn encode_decoded(
+        &self,
+        record: &Record,
+        decoded: Result<Event, payload::PayloadError>,
+    ) -> Message {
+        let event = match decoded {
             Ok(event) => event,
             Err(error) => {
                 return self.dead_letter(record, &format!("payload does not decode: {error}"))

@@ -40,7 +40,8 @@
 //! # Invariants
 //!
 //! 1. **A record leaves the spool only after the PUBACK of a publish that
-//!    carried its seq** (the event, or its dead-letter message). Packet ids
+//!    carried its seq** (the event, its dead-letter message, or the batch of
+//!    readings it is in: one publish, one in-flight entry, all of its seqs). Packet ids
 //!    are paired with records by order: the tracker (`inflight.rs`) queues a
 //!    publication before each `try_publish`, and each
 //!    `Outgoing::Publish(pkid)` takes the oldest queued one, because rumqttc
@@ -70,7 +71,12 @@
 //!    within a class; the sink publishes them in that order on one
 //!    connection, so a backlog drains oldest first at the broker's pace (the
 //!    in-flight window is the flow control), and a live alert overtakes the
-//!    telemetry backlog at the next batch (at most one window later).
+//!    telemetry backlog at the next batch (at most one window later). With
+//!    batched readings (`batching.rs`) a read may group into more messages than
+//!    the window has room for; those wait in the driver and go before the next
+//!    read. Reads are sized by the records per message of the last one, so what
+//!    waits is about one window: a live alert then comes at most about two
+//!    windows later.
 //! 6. **One spool operation at a time**, decided and applied in order:
 //!    acknowledgements, rewind, read, statistics. Records read for a
 //!    connection that has since been lost (an older generation) are not
@@ -97,11 +103,13 @@
 //!
 //! `config.rs` (the `[mqtt]` section), `options.rs` (rumqttc options, TLS),
 //! `topics.rs` (topic templates), `message.rs` (record → message),
+//! `batching.rs` (`[mqtt.batch]`, records → batches of readings),
 //! `inflight.rs` (packet id ↔ seq, pure), `probe.rs` (the broker's port watched between
 //! attempts), `stats.rs` (backoff: `crate::backoff`),
 //! `driver.rs` (the state and its event handlers), `sink.rs` (the task).
 //! The broker side is documented in `deploy/mqtt.md`.
 
+mod batching;
 pub(crate) mod config;
 mod driver;
 mod error;
@@ -113,7 +121,7 @@ mod sink;
 mod stats;
 mod topics;
 
-pub use config::{MqttConfig, Secret, TlsConfig, TopicConfig};
+pub use config::{BatchConfig, MqttConfig, Secret, TlsConfig, TopicConfig};
 pub use error::MqttError;
 pub use options::{STATUS_OFFLINE, STATUS_ONLINE};
 pub use sink::MqttSink;

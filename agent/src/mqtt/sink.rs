@@ -33,7 +33,7 @@ use tracing::{info, info_span, warn, Instrument};
 
 use crate::spool::SharedSpool;
 
-use super::config::MqttConfig;
+use super::config::{BatchConfig, MqttConfig};
 use super::driver::{op_done, Driver};
 use super::error::MqttError;
 use super::message::Encoder;
@@ -49,6 +49,7 @@ pub struct MqttSink {
     options: MqttOptions,
     network: NetworkOptions,
     encoder: Encoder,
+    batch: BatchConfig,
     status_topic: String,
     client_id: String,
     broker: String,
@@ -104,6 +105,7 @@ impl MqttSink {
             options,
             network,
             encoder: Encoder::new(gateway, topics, config.max_packet_size as usize),
+            batch: config.batch.clone(),
             status_topic,
             broker: format!("{}:{}", config.host, config.effective_port()),
             client_id,
@@ -161,6 +163,7 @@ impl MqttSink {
             client,
             self.spool,
             self.encoder,
+            self.batch,
             self.status_topic,
             self.max_inflight,
             self.idle_poll,
@@ -188,6 +191,7 @@ impl MqttSink {
                     let (draining, op_running) = (d.draining, d.op.is_some());
                     let idle_wait = d.drained && !draining;
                     let recheck_at = d.recheck_at;
+                    let read_after = d.read_after;
                     let deadline = d.drain_deadline.unwrap_or_else(Instant::now);
                     let stats_due = d.stats_due;
                     tokio::select! {
@@ -203,7 +207,8 @@ impl MqttSink {
                         _ = sleep_until(deadline), if draining => break Outcome::Abandon,
                         done = op_done(&mut d.op), if op_running => d.on_op_done(done)?,
                         result = &mut step => break Outcome::Polled(result),
-                        _ = wake.notified(), if idle_wait => d.drained = false,
+                        _ = wake.notified(), if idle_wait => d.woken(),
+                        _ = sleep_until(read_after.unwrap_or_else(Instant::now)), if read_after.is_some() => d.read_after = None,
                         _ = sleep_until(recheck_at), if idle_wait => d.drained = false,
                         _ = sleep_until(stats_due), if !op_running => {}
                     }

@@ -7,8 +7,9 @@
 //! | `connections` | CONNACKs received |
 //! | `reconnects` | CONNACKs after the first |
 //! | `connection_errors` | connection attempts that failed and connections that broke |
-//! | `published` | record publishes written to the network, re-sends included |
-//! | `acked` | record publishes acknowledged by the broker (PUBACK) |
+//! | `messages` | publishes of records written to the network (a batch of readings is one), re-sends included |
+//! | `published` | records in those publishes, re-sends included |
+//! | `acked` | records whose publish the broker acknowledged (PUBACK) |
 //! | `dead_lettered` | records sent to the dead-letter topic instead of as events |
 //! | `inflight` | publishes in flight now (status messages included) |
 //! | `inflight_high_water` | the most ever in flight at once (never above `max_inflight`) |
@@ -37,9 +38,11 @@ pub struct SinkStats {
     pub connection_errors: u64,
     /// Reconnects started early because the probe saw the broker's port open again.
     pub probe_reconnects: u64,
-    /// Record publishes written to the network, re-sends included.
+    /// Publishes of records written to the network (a batch is one), re-sends included.
+    pub messages: u64,
+    /// Records in those publishes, re-sends included.
     pub published: u64,
-    /// Record publishes acknowledged by the broker.
+    /// Records whose publish the broker acknowledged.
     pub acked: u64,
     /// Records published on the dead-letter topic.
     pub dead_lettered: u64,

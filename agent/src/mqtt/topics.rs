@@ -146,6 +146,7 @@ pub(crate) struct TopicLayout {
     features: Template,
     alert: Template,
     health: Template,
+    readings: Template,
     status: Template,
     dead_letter: Template,
 }
@@ -161,6 +162,7 @@ impl TopicLayout {
             features: event("topics.features", &config.features)?,
             alert: event("topics.alert", &config.alert)?,
             health: event("topics.health", &config.health)?,
+            readings: event("topics.readings", &config.readings)?,
             status: fixed("topics.status", &config.status)?,
             dead_letter: fixed("topics.dead_letter", &config.dead_letter)?,
         })
@@ -175,6 +177,12 @@ impl TopicLayout {
             EventBody::Health(h) => (&self.health, h.component.as_str()),
         };
         template.render(gateway, body.kind(), sensor)
+    }
+
+    /// The topic of a batch of readings whose first reading is of `sensor`.
+    pub(crate) fn readings_topic(&self, gateway: &str, sensor: &str) -> String {
+        self.readings
+            .render(gateway, crate::event::batch::BATCH_KIND, sensor)
     }
 
     /// The retained status topic of `gateway` (birth and last will).
@@ -225,6 +233,7 @@ mod tests {
             "edge/gw1/health/device:motor1"
         );
         assert_eq!(topics.status_topic("gw1"), "edge/gw1/status");
+        assert_eq!(topics.readings_topic("gw1", "m1.x"), "edge/gw1/readings");
         assert_eq!(topics.dead_letter_topic("gw1"), "edge/gw1/dead-letter");
     }
 

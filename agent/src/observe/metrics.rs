@@ -23,7 +23,7 @@
 //! | `edge_agent_spool_max_bytes`, `edge_agent_spool_oldest_age_seconds`, `edge_agent_spool_appended_total`, `edge_agent_spool_quarantined_total` | |
 //! | `edge_agent_spool_dropped_total` | `reason` (`full`, `undecodable`, `rejected`), `class` |
 //! | `edge_agent_mqtt_connected`, `edge_agent_mqtt_inflight` | |
-//! | `edge_agent_mqtt_reconnects_total`, `edge_agent_mqtt_connection_errors_total`, `edge_agent_mqtt_published_total`, `edge_agent_mqtt_acked_total`, `edge_agent_mqtt_dead_lettered_total` | |
+//! | `edge_agent_mqtt_reconnects_total`, `edge_agent_mqtt_connection_errors_total`, `edge_agent_mqtt_messages_total`, `edge_agent_mqtt_published_total`, `edge_agent_mqtt_acked_total`, `edge_agent_mqtt_dead_lettered_total` | |
 //! | `edge_agent_rules_reloads_total` | |
 //! | `edge_agent_rules_info` | `rule_hash` |
 
@@ -357,13 +357,18 @@ fn mqtt(f: &Families, s: &crate::mqtt::SinkStats) -> prometheus::Result<()> {
             s.connection_errors,
         ),
         (
+            "edge_agent_mqtt_messages_total",
+            "Publishes of records written to the network (a batch of readings is one), re-sends included",
+            s.messages,
+        ),
+        (
             "edge_agent_mqtt_published_total",
-            "Record publishes written to the network, re-sends included",
+            "Records in those publishes, re-sends included",
             s.published,
         ),
         (
             "edge_agent_mqtt_acked_total",
-            "Record publishes acknowledged by the broker",
+            "Records whose publish the broker acknowledged",
             s.acked,
         ),
         (

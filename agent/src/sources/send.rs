@@ -10,6 +10,11 @@ use crate::sources::health::DeviceCounters;
 /// Sends every event to `out`, in order, counting the readings in `counters.readings`;
 /// `false` if nobody receives any more (the task should end).
 ///
+/// The events of one call (one poll of a device, one window of a stream) enter the channel
+/// together, with no other source's events between them (`reserve_many` takes the room for
+/// all of them at once, up to the channel's capacity): the MQTT sink finds the readings of a
+/// poll cycle consecutive in the spool and sends them as one batch (`mqtt/batching.rs`).
+///
 /// A send is never raced against shutdown: what a source has read goes downstream, because
 /// the stages after it drain their channels at shutdown (see `pipeline`). If they give up,
 /// they close the channel, and the send fails instead of hanging.
@@ -18,13 +23,17 @@ pub(crate) async fn send_all(
     events: impl IntoIterator<Item = Event>,
     counters: &DeviceCounters,
 ) -> bool {
-    for event in events {
-        let is_reading = matches!(event.body, EventBody::Reading(_));
-        if out.send(event).await.is_err() {
+    let mut events = events.into_iter().peekable();
+    while events.peek().is_some() {
+        let chunk: Vec<Event> = events.by_ref().take(out.max_capacity()).collect();
+        let Ok(permits) = out.reserve_many(chunk.len()).await else {
             return false;
-        }
-        if is_reading {
-            counters.readings.fetch_add(1, Ordering::Relaxed);
+        };
+        for (permit, event) in permits.zip(chunk) {
+            if matches!(event.body, EventBody::Reading(_)) {
+                counters.readings.fetch_add(1, Ordering::Relaxed);
+            }
+            permit.send(event);
         }
     }
     true
