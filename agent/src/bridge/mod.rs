@@ -111,71 +111,65 @@ async fn until_both_end(
 
 #[cfg(all(test, feature = "bridge"))]
 mod tests {
+    use std::future::Future;
     use std::time::Duration;
 
     use tokio_util::sync::CancellationToken;
 
     use super::*;
 
-    /// A consumer that ends when told to, as the real one does.
-    async fn consumer(shutdown: CancellationToken) -> Result<(), BridgeError> {
-        shutdown.cancelled().await;
-        Ok(())
+    /// Runs a consumer that ends when told to, as the real one does, beside `server`, with
+    /// `shutdown` already cancelled or not; `None` if it had not ended 5 s (paused) later.
+    async fn run_beside(
+        server: Option<impl Future<Output = std::io::Result<()>>>,
+        server_stop: CancellationToken,
+        shut_down: bool,
+    ) -> (Option<Result<(), BridgeError>>, CancellationToken) {
+        let shutdown = CancellationToken::new();
+        if shut_down {
+            shutdown.cancel();
+        }
+        let told = shutdown.clone();
+        let consumer = async move {
+            told.cancelled().await;
+            Ok(())
+        };
+        let run = until_both_end(consumer, server, shutdown.clone(), server_stop);
+        let ended = tokio::time::timeout(Duration::from_secs(5), run).await.ok();
+        (ended, shutdown)
     }
 
     #[tokio::test(start_paused = true)]
     async fn without_a_metrics_server_the_bridge_ends_when_its_consumer_does() {
-        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
         let no_server: Option<std::future::Ready<std::io::Result<()>>> = None;
-        let run = until_both_end(
-            consumer(shutdown.clone()),
-            no_server,
-            shutdown.clone(),
-            server_stop,
-        );
-        shutdown.cancel();
-        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        let (ended, _) = run_beside(no_server, CancellationToken::new(), true).await;
         assert!(
-            matches!(ended, Ok(Ok(()))),
+            matches!(ended, Some(Ok(()))),
             "the bridge did not end: {ended:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn the_metrics_server_is_stopped_when_the_consumer_ends() {
-        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
+        let server_stop = CancellationToken::new();
         let stopped = server_stop.clone();
         let server = async move {
             stopped.cancelled().await;
             Ok(())
         };
-        let run = until_both_end(
-            consumer(shutdown.clone()),
-            Some(server),
-            shutdown.clone(),
-            server_stop,
-        );
-        shutdown.cancel();
-        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        let (ended, _) = run_beside(Some(server), server_stop, true).await;
         assert!(
-            matches!(ended, Ok(Ok(()))),
+            matches!(ended, Some(Ok(()))),
             "the bridge did not end: {ended:?}"
         );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_metrics_server_that_fails_stops_the_consumer_with_its_error() {
-        let (shutdown, server_stop) = (CancellationToken::new(), CancellationToken::new());
         let server = async { Err(std::io::Error::other("address in use")) };
-        let run = until_both_end(
-            consumer(shutdown.clone()),
-            Some(server),
-            shutdown.clone(),
-            server_stop,
-        );
-        let ended = tokio::time::timeout(Duration::from_secs(5), run).await;
+        let (ended, shutdown) = run_beside(Some(server), CancellationToken::new(), false).await;
         assert!(
-            matches!(ended, Ok(Err(BridgeError::MetricsServer(_)))),
+            matches!(ended, Some(Err(BridgeError::MetricsServer(_)))),
             "{ended:?}"
         );
         assert!(shutdown.is_cancelled(), "the consumer was told to stop");
