@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use e2e_tests::alertmanager::{http_get, http_request, Alertmanager};
+use e2e_tests::chromium;
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::paths;
 use e2e_tests::postgres::Postgres;
@@ -432,26 +433,8 @@ fn check_metrics(text: &str) -> Result<()> {
 /// a phone-sized screenshot is kept in `target/test-artefacts/alerts-board.png`.
 fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
     let url = format!("http://127.0.0.1:{port}/");
-    let chromium = |extra: &[&str]| -> Result<std::process::Output> {
-        std::process::Command::new("chromium")
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--hide-scrollbars",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.join("chromium").display()
-            ))
-            .args(["--window-size=412,915", "--timeout=4000"])
-            .args(extra)
-            .arg(&url)
-            .output()
-            .context("running chromium (scripts/setup-test-deps.sh installs it)")
-    };
-    let dom = chromium(&["--dump-dom"])?;
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let profile = dir.join("chromium");
+    let dom = chromium::dom(&url, &profile)?;
     assert!(
         dom.contains("data-episode=\"gw1:10\""),
         "the episode is on the board:\n{dom}"
@@ -462,20 +445,7 @@ fn board_in_chromium(port: u16, dir: &Path) -> Result<()> {
         "the trend's sparkline is on the board:\n{dom}"
     );
     assert!(dom.contains("gw1"), "{dom}");
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || paths::workspace().join("target"),
-        std::path::PathBuf::from,
-    );
-    let artefacts = target.join("test-artefacts");
-    std::fs::create_dir_all(&artefacts)?;
-    let png = artefacts.join("alerts-board.png");
-    chromium(&[&format!("--screenshot={}", png.display())])?;
-    assert!(
-        std::fs::metadata(&png)
-            .map(|m| m.len() > 1000)
-            .unwrap_or(false),
-        "a screenshot"
-    );
+    let png = chromium::screenshot(&url, &profile, "alerts-board.png")?;
     println!("screenshot: {}", png.display());
     Ok(())
 }

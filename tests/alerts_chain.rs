@@ -1,8 +1,10 @@
 //! The whole path, end to end: firmware-sim's motor with a bearing fault that is later
 //! repaired → a real `edge-agent run` gateway → a real Mosquitto → `edge-agent bridge` → a
 //! real Kafka-compatible broker (nisshi) → `edge-agent alerts` → a real PostgreSQL and
-//! Alertmanager. The fault is one firing alert in Alertmanager and one open episode in the
-//! store; the alert service and the bridge are killed with SIGKILL and restarted while it
+//! Alertmanager. The fault is one firing alert in Alertmanager, one open episode in the store
+//! and on the maintenance board in headless Chromium (a screenshot is kept in
+//! `test-artefacts/alerts-board-chain.png`); the alert service and the bridge are killed with
+//! SIGKILL and restarted while it
 //! lasts; it is still one episode, and resolves in both when the fault is repaired.
 
 use std::path::Path;
@@ -10,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use e2e_tests::alertmanager::Alertmanager;
+use e2e_tests::chromium;
 use e2e_tests::mosquitto::Mosquitto;
 use e2e_tests::nisshi::Nisshi;
 use e2e_tests::paths;
@@ -131,9 +134,13 @@ linger = "5ms"
     )
 }
 
-fn alerts_config(bootstrap: &str, store: &str, alertmanager: &str) -> String {
+fn alerts_config(bootstrap: &str, store: &str, alertmanager: &str, board_port: u16) -> String {
     format!(
         r#"[alerts]
+
+[board]
+listen = "127.0.0.1:{board_port}"
+token = "chain-board-token-0123456789"
 
 [kafka]
 bootstrap_servers = "{bootstrap}"
@@ -191,7 +198,8 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     )
     .await?;
     sleep(Duration::from_secs(1)).await;
-    let alerts_text = alerts_config(&kafka.bootstrap(), &postgres.url(), &am.url());
+    let board_port = paths::free_port();
+    let alerts_text = alerts_config(&kafka.bootstrap(), &postgres.url(), &am.url(), board_port);
     let alerts_binary = paths::edge_agent_alerts_binary();
     let mut alerts = start(&alerts_binary, dir, "alerts", "alerts", &alerts_text)?;
 
@@ -249,6 +257,35 @@ async fn a_bearing_fault_on_the_plant_floor_is_one_alert_in_alertmanager_and_res
     let open = store.open_episodes().await?;
     let zone_d: Vec<_> = open.iter().filter(|e| e.rule == "bearing-zone-d").collect();
     assert_eq!(zone_d.len(), 1, "{open:?}");
+
+    // The maintenance board, as a planner's phone shows it: the open episode, on its asset.
+    let board_url = format!("http://127.0.0.1:{board_port}/");
+    let episode = format!("data-episode=\"{}\"", zone_d[0].id);
+    let profile = dir.join("chromium");
+    let page = || {
+        let (url, profile) = (board_url.clone(), profile.clone());
+        // Chromium takes seconds: off the runtime that serves the simulated plant.
+        tokio::task::spawn_blocking(move || chromium::dom(&url, &profile))
+    };
+    let dom = wait_for(
+        "the episode on the board",
+        Duration::from_secs(30),
+        || async {
+            let dom = page().await??;
+            Ok(dom.contains(&episode).then_some(dom))
+        },
+    )
+    .await
+    .with_context(logs)?;
+    assert!(
+        dom.contains("bearing-zone-d") && dom.contains("m1"),
+        "{dom}"
+    );
+    let (url, shot_profile) = (board_url.clone(), profile.clone());
+    tokio::task::spawn_blocking(move || {
+        chromium::screenshot(&url, &shot_profile, "alerts-board-chain.png")
+    })
+    .await??;
 
     // kill -9 of the alert service and of the bridge while the fault lasts: the bridge's
     // unacknowledged messages come again from Mosquitto's session, the consumer's
