@@ -17,7 +17,10 @@ fn a_window_is_samples_or_a_duration_over_the_sample_period() {
     assert_eq!(window_of(""), 60, "the documented default");
     assert_eq!(window_of("window = 300\n"), 300);
     assert_eq!(window_of("window = \"10m\"\nsample_every = \"1s\"\n"), 600);
-    assert_eq!(window_of("window = \"1m\"\nsample_every = \"100ms\"\n"), 600);
+    assert_eq!(
+        window_of("window = \"1m\"\nsample_every = \"100ms\"\n"),
+        600
+    );
     // Rounded to the nearest sample: 60 s at 7 s is 8.57 samples.
     assert_eq!(window_of("window = \"1m\"\nsample_every = \"7s\"\n"), 9);
     // sample_every alone changes nothing: the window stays a count.
@@ -59,10 +62,26 @@ fn impossible_windows_are_reported_at_their_key_with_what_would_be_right() {
             5,
             "it must be from 2 to 4096 samples",
         ),
-        ("window = 1\n", 5, "window must be from 2 to 4096 samples, not 1"),
-        ("window = \"soon\"\nsample_every = \"1s\"\n", 5, "is not a duration"),
-        ("window = 30\nsample_every = \"0s\"\n", 6, "sample_every must be longer than 0s"),
-        ("window = 30\nsample_every = \"fast\"\n", 6, "is not a duration"),
+        (
+            "window = 1\n",
+            5,
+            "window must be from 2 to 4096 samples, not 1",
+        ),
+        (
+            "window = \"soon\"\nsample_every = \"1s\"\n",
+            5,
+            "is not a duration",
+        ),
+        (
+            "window = 30\nsample_every = \"0s\"\n",
+            6,
+            "sample_every must be longer than 0s",
+        ),
+        (
+            "window = 30\nsample_every = \"fast\"\n",
+            6,
+            "is not a duration",
+        ),
     ] {
         let errors = parse_rule_file("pump.toml", &sensor(keys)).expect_err(keys);
         let text = errors.to_string();
