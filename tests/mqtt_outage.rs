@@ -201,3 +201,58 @@ async fn the_sink_resumes_as_soon_as_the_broker_returns_whatever_its_backoff() -
     report.assert_complete();
     Ok(())
 }
+
+/// The broker stays down for 65 s, longer than the default backoff's 60 s cap, with the
+/// shipped reconnect settings (500 ms doubling to 60 s, the probe every 250 ms). By then the
+/// next attempt may be up to a minute away; the sink must be back within seconds of the broker's
+/// return, through the probe, and deliver what was spooled before and during the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_outage_longer_than_the_backoff_cap_the_sink_is_back_within_seconds() -> Result<()>
+{
+    const OUTAGE: Duration = Duration::from_secs(65);
+    let mut plant = Plant::start("long-outage-sub", false).await?;
+    let mut config = plant.sink_config();
+    let shipped = edge_agent::mqtt::MqttConfig::new("127.0.0.1");
+    config.reconnect_min = shipped.reconnect_min;
+    config.reconnect_max = shipped.reconnect_max;
+    config.reconnect_probe = shipped.reconnect_probe;
+    assert!(
+        OUTAGE > config.reconnect_max,
+        "the outage must outlast the backoff cap"
+    );
+    let sink = RunningSink::start(&config, &plant.spool)?;
+    let mut expected = append(&plant.spool, Priority::Telemetry, 200).await?;
+    sink.waker.notify_one();
+    sink.wait_until("connected", Duration::from_secs(30), |s| s.connected)
+        .await?;
+
+    plant.broker.stop().await?;
+    let down = tokio::time::Instant::now();
+    let errors = sink.stats.snapshot().connection_errors;
+    sink.wait_until("the outage seen", Duration::from_secs(30), |s| {
+        !s.connected && s.connection_errors > errors
+    })
+    .await?;
+    expected.extend(append(&plant.spool, Priority::Alert, 20).await?);
+    expected.extend(append(&plant.spool, Priority::Telemetry, 200).await?);
+    tokio::time::sleep(OUTAGE.saturating_sub(down.elapsed())).await;
+    let during = sink.stats.snapshot();
+    plant.broker.restart().await?;
+    let back = tokio::time::Instant::now();
+    // The backoff alone could wait up to the full 60 s cap from here; 10 s is far below it.
+    sink.wait_until(
+        "reconnected after the long outage",
+        Duration::from_secs(10),
+        |s| s.connected,
+    )
+    .await?;
+    println!(
+        "outage of {:?}: {} failed attempts while down; delivery resumed {:?} after the broker listened again",
+        OUTAGE,
+        during.connection_errors - errors,
+        back.elapsed()
+    );
+    let (report, _) = plant.finish(sink, &expected, DRAIN).await?;
+    report.assert_complete();
+    Ok(())
+}

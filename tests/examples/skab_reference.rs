@@ -8,6 +8,10 @@
 //! channel passes `T`, and then none for five minutes (the default rule's `min_interval`).
 //! Scored like `tests/src/skab.rs`: an episode is detected when an alert falls inside it, and an
 //! alert outside every episode is a false alarm.
+//!
+//! A second table judges the spread as well: each 30-second standard deviation against those of
+//! the five minutes before it, so that a change of vibration or noise that leaves the level alone
+//! counts too.
 
 use e2e_tests::skab;
 
@@ -17,25 +21,43 @@ const REFERENCE: usize = 300;
 const REFRACTORY: usize = 300;
 const THRESHOLDS: [f64; 6] = [5.0, 8.0, 12.0, 16.0, 24.0, 32.0];
 
-/// Per row, the largest distance over the channels of the current 30-second mean from the
-/// 30-second means of the five minutes before it, in their standard deviations.
-fn distances(columns: &[Vec<f64>]) -> Vec<f64> {
+/// What of each 30-second window is judged against the same statistic of the windows before it.
+#[derive(Clone, Copy)]
+enum Statistic {
+    Level,
+    Spread,
+}
+
+/// Per row, the largest distance over the channels of the current 30-second statistic from the
+/// 30-second statistics of the five minutes before it, in their standard deviations.
+fn distances(columns: &[Vec<f64>], statistic: Statistic) -> Vec<f64> {
     let rows = columns.first().map_or(0, Vec::len);
     let mut worst = vec![0.0f64; rows];
     for column in columns {
-        let mut sums = vec![0.0];
+        let (mut sums, mut squares) = (vec![0.0], vec![0.0]);
         for x in column {
             sums.push(sums.last().copied().unwrap_or(0.0) + x);
+            squares.push(squares.last().copied().unwrap_or(0.0) + x * x);
         }
-        // The mean of the WINDOW rows ending at row `i`.
-        let mean_at = |i: usize| (sums[i + 1] - sums[i + 1 - WINDOW]) / WINDOW as f64;
+        // The statistic of the WINDOW rows ending at row `i`.
+        let window_at = |i: usize| {
+            let n = WINDOW as f64;
+            let mean = (sums[i + 1] - sums[i + 1 - WINDOW]) / n;
+            match statistic {
+                Statistic::Level => mean,
+                Statistic::Spread => {
+                    let mean_square = (squares[i + 1] - squares[i + 1 - WINDOW]) / n;
+                    (mean_square - mean * mean).max(0.0).sqrt()
+                }
+            }
+        };
         for (i, slot) in worst.iter_mut().enumerate().skip(WINDOW + REFERENCE) {
-            let reference: Vec<f64> = (i - REFERENCE..=i - WINDOW).map(mean_at).collect();
+            let reference: Vec<f64> = (i - REFERENCE..=i - WINDOW).map(window_at).collect();
             let n = reference.len() as f64;
             let mean = reference.iter().sum::<f64>() / n;
             let spread = (reference.iter().map(|m| (m - mean).powi(2)).sum::<f64>() / n).sqrt();
             if spread > 0.0 {
-                *slot = slot.max((mean_at(i) - mean).abs() / spread);
+                *slot = slot.max((window_at(i) - mean).abs() / spread);
             }
         }
     }
@@ -66,13 +88,36 @@ fn main() -> anyhow::Result<()> {
                 );
             }
         }
-        runs.push((skab::episodes(&text), distances(&columns)));
+        let level = distances(&columns, Statistic::Level);
+        let spread = distances(&columns, Statistic::Spread);
+        let either: Vec<f64> = level.iter().zip(&spread).map(|(a, b)| a.max(*b)).collect();
+        runs.push((skab::episodes(&text), level, either));
     }
+    println!("Level: each channel's 30-second mean\n");
+    print_table(
+        runs.iter()
+            .map(|(episodes, level, _)| (&episodes[..], &level[..])),
+    );
+    println!(
+        "\nLevel or spread: the 30-second mean or standard deviation, whichever stands out more\n"
+    );
+    print_table(
+        runs.iter()
+            .map(|(episodes, _, either)| (&episodes[..], &either[..])),
+    );
+    Ok(())
+}
+
+/// A file's labelled episodes (first and last row) and the distance of each of its rows.
+type Scored<'a> = (&'a [(u64, u64)], &'a [f64]);
+
+/// Scores alerts at each threshold over every file.
+fn print_table<'a>(runs: impl Iterator<Item = Scored<'a>> + Clone) {
     println!("| threshold T (standard deviations) | episodes detected | false alarms per 1,000 normal rows |");
     println!("|---|---|---|");
     for threshold in THRESHOLDS {
         let (mut detected, mut episodes, mut false_alarms, mut normal_rows) = (0, 0, 0, 0);
-        for (labelled, distance) in &runs {
+        for (labelled, distance) in runs.clone() {
             let mut alerts = Vec::new();
             let mut row = 0;
             while row < distance.len() {
@@ -98,5 +143,4 @@ fn main() -> anyhow::Result<()> {
             false_alarms as f64 * 1000.0 / normal_rows as f64
         );
     }
-    Ok(())
 }

@@ -12,7 +12,7 @@ use super::condition::compile_condition;
 use super::diagnostic::{Diagnostics, Reporter};
 use super::duration::parse_ms;
 use super::model::{Rule, RuleFile, SensorDecl, SensorKind, Target, DEFAULT_WINDOW, MAX_WINDOW};
-use super::schema::{FileDef, RuleDef, SensorDef};
+use super::schema::{FileDef, HorizonDef, RuleDef, SensorDef};
 use crate::alert::{Severity, Timing};
 use crate::engine::{Combine, RuleSpec, SensorSpec, MAX_CONDITIONS};
 
@@ -107,19 +107,8 @@ fn compile_sensors(defs: &[Spanned<SensorDef>], report: &mut Reporter<'_>) -> Ve
             );
             continue;
         };
-        let window = match &def.window {
-            None => DEFAULT_WINDOW,
-            Some(w) if (2..=MAX_WINDOW as i64).contains(w.get_ref()) => *w.get_ref() as usize,
-            Some(w) => {
-                report.error(
-                    w.span(),
-                    format!(
-                        "window must be from 2 to {MAX_WINDOW} samples, not {}",
-                        w.get_ref()
-                    ),
-                );
-                continue;
-            }
+        let Some(window) = sensor_window(def, report) else {
+            continue;
         };
         let ewma_alpha = match &def.ewma_alpha {
             None => 2.0 / (window as f64 + 1.0),
@@ -154,6 +143,63 @@ fn compile_sensors(defs: &[Spanned<SensorDef>], report: &mut Reporter<'_>) -> Ve
         });
     }
     sensors
+}
+
+/// The sensor's window in samples: as written, or a duration divided by `sample_every`, the
+/// period at which the sensor delivers samples. The window is a ring of samples, so a duration
+/// alone cannot size it.
+fn sensor_window(def: &SensorDef, report: &mut Reporter<'_>) -> Option<usize> {
+    let sample_every = match &def.sample_every {
+        None => None,
+        Some(text) => match parse_ms(text.get_ref()) {
+            Ok(ms) if ms > 0 => Some(ms),
+            Ok(_) => {
+                report.error(text.span(), "sample_every must be longer than 0s");
+                return None;
+            }
+            Err(message) => {
+                report.error(text.span(), message);
+                return None;
+            }
+        },
+    };
+    let Some(window) = &def.window else {
+        return Some(DEFAULT_WINDOW);
+    };
+    let samples = match (window.get_ref(), sample_every) {
+        (HorizonDef::Samples(n), _) => *n,
+        (HorizonDef::Duration(text), Some(every_ms)) => match parse_ms(text) {
+            // Rounded to the nearest sample: "1m" at "7s" is 9 samples (63 s).
+            Ok(ms) => ms.saturating_add(every_ms / 2) / every_ms,
+            Err(message) => {
+                report.error(window.span(), message);
+                return None;
+            }
+        },
+        (HorizonDef::Duration(text), None) => {
+            report.error(
+                window.span(),
+                format!(
+                    "window = \"{text}\" needs the sensor's sample period to size its ring: \
+                     add sample_every = \"1s\" (how often this sensor delivers a sample), \
+                     or give the window in samples"
+                ),
+            );
+            return None;
+        }
+    };
+    if (2..=MAX_WINDOW as i64).contains(&samples) {
+        return Some(samples as usize);
+    }
+    let message = match window.get_ref() {
+        HorizonDef::Samples(n) => format!("window must be from 2 to {MAX_WINDOW} samples, not {n}"),
+        HorizonDef::Duration(text) => format!(
+            "window = \"{text}\" is {samples} samples of {}: it must be from 2 to {MAX_WINDOW} samples",
+            def.sample_every.as_ref().map_or("", |s| s.get_ref().as_str())
+        ),
+    };
+    report.error(window.span(), message);
+    None
 }
 
 fn kind_names() -> String {

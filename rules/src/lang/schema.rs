@@ -29,7 +29,9 @@ pub(crate) struct SensorDef {
     #[allow(dead_code)]
     pub description: Option<String>,
     #[serde(default)]
-    pub window: Option<Spanned<i64>>,
+    pub window: Option<Spanned<HorizonDef>>,
+    #[serde(default)]
+    pub sample_every: Option<Spanned<String>>,
     #[serde(default)]
     pub ewma_alpha: Option<Spanned<f64>>,
     #[serde(default)]
