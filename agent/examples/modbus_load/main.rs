@@ -5,7 +5,8 @@
 //! ```text
 //! scripts/bench-modbus.sh                   # builds in release, runs everything (~5 min)
 //! target/release/examples/modbus_load --agent target/release/edge-agent \
-//!     [--seconds 60] [--warm-up 10] [--tx-seconds 10] [--only throughput|load] [--keep]
+//!     [--seconds 60] [--warm-up 10] [--tx-seconds 10] [--only throughput|load|http|page-cost]
+//!     [--pairs 6] [--keep]
 //! ```
 //!
 //! Every process runs on this machine and talks to 127.0.0.1 only:
@@ -24,6 +25,9 @@
 //!   off; then at the default durability with the listener on (metrics and status page), with
 //!   the page closed and with it open (`viewer.rs`: the event stream read, the trend fetched
 //!   every 3 s, `/metrics` scraped every 15 s). `--only http` runs the last three rows alone.
+//!   `--only page-cost [--pairs 6]` measures the page instead inside one agent process, in
+//!   pairs of `--seconds` windows with the page closed and open (`page_cost.rs`): separate
+//!   runs differ by more from one start to the next than the page costs.
 //!   Every row runs the real
 //!   `edge-agent` binary. Its stdout (one JSON line per event) goes into a pipe
 //!   that this process reads, counts and discards, which is how readings/s delivered end to
@@ -37,6 +41,7 @@
 
 mod child;
 mod load;
+mod page_cost;
 mod procfs;
 mod server;
 mod throughput;
@@ -73,6 +78,10 @@ struct Options {
     load: bool,
     /// Only the rows that show what the HTTP listener and the status page cost.
     http_only: bool,
+    /// Instead of the load table: the page's cost in pairs of windows of one agent.
+    page_cost: bool,
+    /// Pairs of windows for `page_cost`.
+    pairs: u32,
     /// Keep the work directory (configs, agent logs, spools) instead of deleting it.
     keep: bool,
 }
@@ -93,6 +102,8 @@ impl Options {
             throughput: true,
             load: true,
             http_only: false,
+            page_cost: false,
+            pairs: 6,
             keep: false,
         };
         let mut it = args.iter();
@@ -103,6 +114,7 @@ impl Options {
                 "--seconds" => o.seconds = value()?.parse().context("--seconds")?,
                 "--warm-up" => o.warm_up = value()?.parse().context("--warm-up")?,
                 "--tx-seconds" => o.tx_seconds = value()?.parse().context("--tx-seconds")?,
+                "--pairs" => o.pairs = value()?.parse().context("--pairs")?,
                 "--keep" => o.keep = true,
                 "--only" => match value()?.as_str() {
                     "throughput" => o.load = false,
@@ -111,7 +123,11 @@ impl Options {
                         o.throughput = false;
                         o.http_only = true;
                     }
-                    other => bail!("--only throughput, load or http, not {other}"),
+                    "page-cost" => {
+                        o.throughput = false;
+                        o.page_cost = true;
+                    }
+                    other => bail!("--only throughput, load, http or page-cost, not {other}"),
                 },
                 other => bail!("unknown argument {other} (see the doc at the top of main.rs)"),
             }
@@ -155,7 +171,9 @@ fn orchestrate(o: &Options) -> Result<()> {
     if o.throughput {
         throughput_table(&me, &addr, server.pid(), o.tx_seconds)?;
     }
-    if o.load {
+    if o.page_cost {
+        page_cost::table(o, &addr, server.pid(), &work.path().join("page-cost"))?;
+    } else if o.load {
         load_table(o, &addr, server.pid(), work.path())?;
     }
     if o.keep {
@@ -352,49 +370,80 @@ fn load_table(o: &Options, addr: &str, server: u32, work: &Path) -> Result<()> {
     Ok(())
 }
 
+/// An `edge-agent` child on the load, its stdout counted by a reader thread.
+struct RunningAgent {
+    child: Spawned,
+    counts: Arc<Counts>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl RunningAgent {
+    /// Writes the variant's config into `dir` and starts the agent on it; its log goes to
+    /// `dir/stderr.log`.
+    fn start(o: &Options, addr: &str, dir: &Path, variant: Variant) -> Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let config = dir.join("agent.toml");
+        let (durability, devices, http) = match variant {
+            Variant::Agent(ms) => (ms, true, false),
+            Variant::Http { .. } => (None, true, true),
+            Variant::Poll => (None, true, false),
+            Variant::Idle => (None, false, false),
+        };
+        let text = load::agent_config(addr, &dir.join("data"), durability, devices, http);
+        std::fs::write(&config, text)?;
+        let stderr = std::fs::File::create(dir.join("stderr.log"))?;
+        let mut command = Command::new(&o.agent);
+        let subcommand = match variant {
+            Variant::Poll => "poll",
+            Variant::Agent(_) | Variant::Http { .. } | Variant::Idle => "run",
+        };
+        command
+            .arg(subcommand)
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(stderr);
+        let mut child = Spawned::start(&variant.label(), &mut command)?;
+        let stdout = child.stdout()?;
+        let counts = Arc::new(Counts::default());
+        let reader = {
+            let counts = Arc::clone(&counts);
+            std::thread::spawn(move || load::count_agent_lines(stdout, &counts))
+        };
+        Ok(Self {
+            child,
+            counts,
+            reader,
+        })
+    }
+
+    /// The page of this agent, opened (its listener's address read from the log).
+    fn open_page(&self, dir: &Path) -> Result<viewer::Viewer> {
+        let listener = viewer::listener_in_log(&dir.join("stderr.log"), Duration::from_secs(30))?;
+        let sensor = format!("d001.{}.0", server::load_register(0).signal);
+        viewer::Viewer::open(listener, &sensor)
+    }
+
+    /// SIGTERM, then waits for the exit (killed after [`STOP_GRACE`]).
+    fn stop(mut self) -> child::Stopped {
+        self.child.terminate();
+        let stopped = self.child.stop(STOP_GRACE);
+        self.reader.join().ok();
+        stopped
+    }
+}
+
 fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let config = dir.join("agent.toml");
-    let (durability, devices, http) = match variant {
-        Variant::Agent(ms) => (ms, true, false),
-        Variant::Http { .. } => (None, true, true),
-        Variant::Poll => (None, true, false),
-        Variant::Idle => (None, false, false),
-    };
-    let text = load::agent_config(addr, &dir.join("data"), durability, devices, http);
-    std::fs::write(&config, text)?;
-    let stderr = std::fs::File::create(dir.join("stderr.log"))?;
-    let mut command = Command::new(&o.agent);
-    let subcommand = match variant {
-        Variant::Poll => "poll",
-        Variant::Agent(_) | Variant::Http { .. } | Variant::Idle => "run",
-    };
-    command
-        .arg(subcommand)
-        .arg("--config")
-        .arg(&config)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(stderr);
-    let mut child = Spawned::start(&variant.label(), &mut command)?;
-    let stdout = child.stdout()?;
-    let counts = Arc::new(Counts::default());
-    let reader = {
-        let counts = Arc::clone(&counts);
-        std::thread::spawn(move || load::count_agent_lines(stdout, &counts))
-    };
+    let agent = RunningAgent::start(o, addr, dir, variant)?;
+    let counts = Arc::clone(&agent.counts);
     // The floor needs no long window: nothing happens in it.
     let (warm_up, seconds) = match variant {
         Variant::Idle => (IDLE_SECONDS, IDLE_SECONDS),
         _ => (o.warm_up, o.seconds),
     };
     let viewer = match variant {
-        Variant::Http { page: true } => {
-            let listener =
-                viewer::listener_in_log(&dir.join("stderr.log"), Duration::from_secs(30))?;
-            let sensor = format!("d001.{}.0", server::load_register(0).signal);
-            Some(viewer::Viewer::open(listener, &sensor)?)
-        }
+        Variant::Http { page: true } => Some(agent.open_page(dir)?),
         _ => None,
     };
     std::thread::sleep(Duration::from_secs(warm_up));
@@ -404,7 +453,12 @@ fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) 
         counts.alerts.load(Ordering::Relaxed),
     );
     let readings = || counts.readings.load(Ordering::Relaxed);
-    let w = procfs::observe(child.pid(), server, Duration::from_secs(seconds), &readings)?;
+    let w = procfs::observe(
+        agent.child.pid(),
+        server,
+        Duration::from_secs(seconds),
+        &readings,
+    )?;
     let features = counts.features.load(Ordering::Relaxed) - before.0;
     let alerts = counts.alerts.load(Ordering::Relaxed) - before.1;
     let disk = procfs::dir_bytes(&dir.join("data")) as f64 / (1024.0 * 1024.0);
@@ -416,9 +470,7 @@ fn load_row(o: &Options, addr: &str, server: u32, dir: &Path, variant: Variant) 
             received as f64 / 1024.0 / (seconds + warm_up) as f64
         );
     }
-    child.terminate();
-    let stopped = child.stop(STOP_GRACE);
-    reader.join().ok();
+    let stopped = agent.stop();
     let mib = |kib: u64| kib as f64 / 1024.0;
     let lag = match variant {
         Variant::Agent(_) | Variant::Http { .. } | Variant::Poll => {
