@@ -609,3 +609,93 @@ async fn a_merged_read_refused_with_exception_2_is_split_to_name_the_register_at
         .collect();
     assert_eq!(bad, ["ghost"], "only the culprit is marked bad");
 }
+
+/// firmware-sim's `sensor_dropout` scenario through the agent's Modbus source: the motor's
+/// vibration sensor drops out from 20 to 25 plant minutes, and its registers answer exception 4
+/// meanwhile. The rules see nothing (no sample arrives), so the source is what detects it: the
+/// first poll after the dropout's start gives a bad-quality reading and a health event that names
+/// the exception, and the temperature, polled apart, keeps reading. After the dropout the
+/// vibration reads good again. The plant clock is set by hand, so "first poll after" is exact.
+#[tokio::test]
+async fn a_sensor_dropout_is_reported_by_the_source_at_the_first_poll_and_recovers() {
+    let text =
+        std::fs::read_to_string(e2e_tests::scenarios::scenarios_dir().join("sensor_dropout.toml"))
+            .expect("the scenario file");
+    let plant = Plant::from_scenario(Scenario::from_toml_str(&text).expect("scenario"), None);
+    let clock = SimClock::manual(19.0 * 60.0);
+    let mut sim = Simulator::new(plant, clock.clone());
+    let address = sim
+        .start_modbus_tcp("gateway", "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    // Two polls, so that a refused vibration read does not take the temperature with it.
+    let devices = agent_config(&format!(
+        "[[device]]\nid = \"gateway\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 1\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"velocity\"\n    table = \"input\"\n    address = 10\n    type = \"f32\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n"
+    ));
+    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
+    let (tx, mut rx) = mpsc::channel(10_000);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+    let bad_readings_of = |events: &[Event], sensor: &str| {
+        events
+            .iter()
+            .filter(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == sensor && r.quality == Quality::Bad))
+            .count()
+    };
+
+    let before = collect_until(&mut rx, Duration::from_secs(10), |e| {
+        good_readings_of(e, "velocity") >= 3
+    })
+    .await;
+    assert!(
+        good_readings_of(&before, "velocity") >= 3,
+        "reads before the dropout"
+    );
+    assert_eq!(bad_readings_of(&before, "velocity"), 0);
+
+    clock.set(20.0 * 60.0 + 1.0);
+    let during = collect_until(&mut rx, Duration::from_secs(10), |e| {
+        bad_readings_of(e, "velocity") >= 1 && good_readings_of(e, "temperature") >= 20
+    })
+    .await;
+    let first_bad = during
+        .iter()
+        .position(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == "velocity"));
+    assert!(
+        first_bad.is_some_and(
+            |i| matches!(&during[i].body, EventBody::Reading(r) if r.quality == Quality::Bad)
+        ),
+        "the first velocity poll after the dropout's start is already bad: {during:?}"
+    );
+    let said: Vec<&str> = during
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Health(h) if h.component == "device:gateway" => Some(h.detail.as_str()),
+            _ => None,
+        })
+        .collect();
+    // One event for the whole dropout: the temperature's good polls between the refused ones
+    // do not turn the device online and degraded again on every cycle.
+    assert_eq!(
+        said,
+        ["Modbus exception: Server device failure (reading velocity)"],
+        "one health event, naming the exception and the register"
+    );
+    assert!(
+        good_readings_of(&during, "temperature") >= 20,
+        "the temperature keeps reading"
+    );
+
+    clock.set(25.0 * 60.0 + 1.0);
+    let after = collect_until(&mut rx, Duration::from_secs(10), |e| {
+        good_readings_of(e, "velocity") >= 3
+    })
+    .await;
+    shutdown.cancel();
+    task.await.expect("task ends");
+    assert!(
+        good_readings_of(&after, "velocity") >= 3,
+        "reads again after the dropout"
+    );
+    sim.shutdown().await.expect("shutdown");
+}

@@ -2,10 +2,15 @@
 //! a health event on every change, and errors counted per kind and logged once per streak
 //! rather than once per poll.
 //!
-//! - A read that succeeds makes the device **online**.
+//! - A read that succeeds makes the device **online**, once none of its reads fails: a
+//!   device's reads are its poll groups, and each remembers whether its last poll failed. A
+//!   device with one refused read beside healthy ones stays degraded, instead of turning online
+//!   and degraded again on every cycle (two health events and two log lines per poll).
 //! - A Modbus exception (the device is alive and said no) makes it **degraded**.
 //! - A timeout or a broken link makes it **degraded**, and **offline** from the third in a row
 //!   (or when it cannot be connected to at all).
+//!
+//! A failure streak, whose failures are logged once per kind, lasts until every read succeeds.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -91,6 +96,8 @@ pub struct DeviceHealth {
     component: String,
     state: Option<HealthState>,
     link_failures_in_a_row: u32,
+    /// Per read (poll group, by index): whether its last poll failed.
+    failing: Vec<bool>,
     /// The failure kinds logged in the current streak, so each is logged once.
     logged: Vec<&'static str>,
     failures_in_streak: u64,
@@ -104,6 +111,7 @@ impl DeviceHealth {
             component: format!("device:{device}"),
             state: None,
             link_failures_in_a_row: 0,
+            failing: Vec::new(),
             logged: Vec::new(),
             failures_in_streak: 0,
             counters,
@@ -114,10 +122,23 @@ impl DeviceHealth {
         self.state
     }
 
-    /// A read succeeded; returns the health event if the state changed.
-    pub fn succeeded(&mut self, now_ms: i64) -> Option<Event> {
+    /// Read `read` (a poll group's index) succeeded; returns the health event if the state
+    /// changed.
+    pub fn succeeded(&mut self, read: usize, now_ms: i64) -> Option<Event> {
         self.counters.reads_ok.fetch_add(1, Ordering::Relaxed);
         self.link_failures_in_a_row = 0;
+        self.set_failing(read, false);
+        if self.failing.contains(&true) {
+            // Another read still fails: the link works, so no longer offline, but degraded.
+            return match self.state {
+                Some(HealthState::Offline) => self.transition(
+                    HealthState::Degraded,
+                    "some reads succeed again; others still fail".to_string(),
+                    now_ms,
+                ),
+                _ => None,
+            };
+        }
         if self.failures_in_streak > 0 {
             info!(component = %self.component, failures = self.failures_in_streak, "device answers again");
             self.failures_in_streak = 0;
@@ -126,8 +147,22 @@ impl DeviceHealth {
         self.transition(HealthState::Online, "reads succeed".to_string(), now_ms)
     }
 
-    /// A read failed; returns the health event if the state changed.
-    pub fn failed(&mut self, failure: &Failure, now_ms: i64) -> Option<Event> {
+    /// Some registers of read `read` answered and others failed: counted as a read that
+    /// succeeded, while the failures (given to [`Self::failed`]) keep the read failing.
+    pub fn partly_succeeded(&self) {
+        self.counters.reads_ok.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Read `read` (a poll group's index) failed; `what` names the registers it was reading.
+    /// Returns the health event if the state changed.
+    pub fn failed(
+        &mut self,
+        read: usize,
+        failure: &Failure,
+        what: &str,
+        now_ms: i64,
+    ) -> Option<Event> {
+        self.set_failing(read, true);
         let counter = match failure {
             Failure::Exception(_) => &self.counters.exceptions,
             Failure::Timeout => &self.counters.timeouts,
@@ -142,7 +177,7 @@ impl DeviceHealth {
         self.failures_in_streak += 1;
         if !self.logged.contains(&failure.kind()) {
             self.logged.push(failure.kind());
-            warn!(component = %self.component, %failure, "read failed (further failures of this kind are counted, not logged, until the device recovers)");
+            warn!(component = %self.component, %failure, reading = what, "read failed (further failures of this kind are counted, not logged, until the device recovers)");
         }
         let state = if failure.breaks_link() {
             self.link_failures_in_a_row += 1;
@@ -154,7 +189,7 @@ impl DeviceHealth {
         } else {
             HealthState::Degraded
         };
-        self.transition(state, failure.to_string(), now_ms)
+        self.transition(state, format!("{failure} (reading {what})"), now_ms)
     }
 
     /// The device cannot be reached at all (a connect failed): offline at once.
@@ -173,6 +208,13 @@ impl DeviceHealth {
             format!("cannot connect: {why}"),
             now_ms,
         )
+    }
+
+    fn set_failing(&mut self, read: usize, failing: bool) {
+        if self.failing.len() <= read {
+            self.failing.resize(read + 1, false);
+        }
+        self.failing[read] = failing;
     }
 
     fn transition(&mut self, state: HealthState, detail: String, now_ms: i64) -> Option<Event> {
@@ -199,14 +241,14 @@ mod tests {
     #[test]
     fn an_exception_degrades_a_device_but_never_takes_it_offline() {
         let mut health = DeviceHealth::new("d");
-        assert_eq!(state_of(health.succeeded(0)), Some(HealthState::Online));
+        assert_eq!(state_of(health.succeeded(0, 0)), Some(HealthState::Online));
         let exception = Failure::Exception(tokio_modbus::ExceptionCode::IllegalDataAddress);
         assert_eq!(
-            state_of(health.failed(&exception, 1)),
+            state_of(health.failed(0, &exception, "r", 1)),
             Some(HealthState::Degraded)
         );
         for t in 2..10 {
-            assert_eq!(state_of(health.failed(&exception, t)), None);
+            assert_eq!(state_of(health.failed(0, &exception, "r", t)), None);
         }
         let counters = &health.counters;
         assert_eq!(counters.exceptions.load(Ordering::Relaxed), 9);
@@ -217,26 +259,70 @@ mod tests {
     #[test]
     fn the_third_timeout_in_a_row_takes_a_device_offline_and_a_success_brings_it_back() {
         let mut health = DeviceHealth::new("d");
-        health.succeeded(0);
+        health.succeeded(0, 0);
         assert_eq!(
-            state_of(health.failed(&Failure::Timeout, 1)),
+            state_of(health.failed(0, &Failure::Timeout, "r", 1)),
             Some(HealthState::Degraded)
         );
-        assert_eq!(state_of(health.failed(&Failure::Timeout, 2)), None);
+        assert_eq!(state_of(health.failed(0, &Failure::Timeout, "r", 2)), None);
         assert_eq!(
-            state_of(health.failed(&Failure::Timeout, 3)),
+            state_of(health.failed(0, &Failure::Timeout, "r", 3)),
             Some(HealthState::Offline)
         );
-        assert_eq!(state_of(health.succeeded(4)), Some(HealthState::Online));
+        assert_eq!(state_of(health.succeeded(0, 4)), Some(HealthState::Online));
         assert_eq!(health.counters.timeouts.load(Ordering::Relaxed), 3);
     }
 
     #[test]
     fn only_changes_of_state_make_events() {
         let mut health = DeviceHealth::new("d");
-        assert!(health.succeeded(0).is_some());
-        assert!(health.succeeded(1).is_none());
+        assert!(health.succeeded(0, 0).is_some());
+        assert!(health.succeeded(0, 1).is_none());
         assert!(health.unreachable("refused", 2).is_some());
         assert!(health.unreachable("refused", 3).is_none());
+    }
+
+    #[test]
+    fn a_refused_read_beside_healthy_ones_keeps_the_device_degraded_without_flapping() {
+        let mut health = DeviceHealth::new("d");
+        let exception = Failure::Exception(tokio_modbus::ExceptionCode::ServerDeviceFailure);
+        assert_eq!(state_of(health.succeeded(0, 0)), Some(HealthState::Online));
+        assert_eq!(state_of(health.succeeded(1, 0)), None);
+        assert_eq!(
+            state_of(health.failed(1, &exception, "velocity", 1)),
+            Some(HealthState::Degraded)
+        );
+        for t in 2..20 {
+            assert_eq!(state_of(health.succeeded(0, t)), None, "read 0 at {t}");
+            assert_eq!(state_of(health.failed(1, &exception, "velocity", t)), None);
+        }
+        assert_eq!(state_of(health.succeeded(1, 20)), Some(HealthState::Online));
+    }
+
+    #[test]
+    fn a_device_offline_on_one_read_is_degraded_once_another_read_succeeds() {
+        let mut health = DeviceHealth::new("d");
+        for t in 0..3 {
+            health.failed(0, &Failure::Timeout, "a", t);
+        }
+        assert_eq!(health.state(), Some(HealthState::Offline));
+        assert_eq!(
+            state_of(health.succeeded(1, 3)),
+            Some(HealthState::Degraded)
+        );
+        assert_eq!(state_of(health.succeeded(0, 4)), Some(HealthState::Online));
+    }
+
+    #[test]
+    fn the_health_event_names_what_the_failed_read_was_reading() {
+        let mut health = DeviceHealth::new("d");
+        let event = health.failed(0, &Failure::Timeout, "velocity, temperature", 0);
+        match event.map(|e| e.body) {
+            Some(EventBody::Health(h)) => assert_eq!(
+                h.detail,
+                "no answer within the timeout (reading velocity, temperature)"
+            ),
+            other => panic!("a health event: {other:?}"),
+        }
     }
 }

@@ -72,11 +72,16 @@ impl PollMemory {
     ) -> Vec<Event> {
         let mut out = events(group, outcome, now_ms, !self.gap_marked[index]);
         self.gap_marked[index] = !outcome.failures.is_empty();
-        if !outcome.values.is_empty() {
-            out.extend(health.succeeded(now_ms));
+        if outcome.failures.is_empty() {
+            if !outcome.values.is_empty() {
+                out.extend(health.succeeded(index, now_ms));
+            }
+        } else if !outcome.values.is_empty() {
+            health.partly_succeeded();
         }
-        for (failure, _) in &outcome.failures {
-            out.extend(health.failed(failure, now_ms));
+        for (failure, registers) in &outcome.failures {
+            let what = sensors_of(group, registers);
+            out.extend(health.failed(index, failure, &what, now_ms));
         }
         out.extend(culprit_events(
             device,
@@ -87,6 +92,22 @@ impl PollMemory {
         ));
         out
     }
+}
+
+/// The sensors of `registers` for a health event: the first three by name, then how many more.
+fn sensors_of(group: &PlannedGroup, registers: &[usize]) -> String {
+    const NAMED: usize = 3;
+    let mut what: Vec<&str> = registers
+        .iter()
+        .take(NAMED)
+        .map(|&r| group.registers[r].sensor.as_str())
+        .collect();
+    let more = registers.len().saturating_sub(NAMED);
+    let more = format!("and {more} more");
+    if registers.len() > NAMED {
+        what.push(&more);
+    }
+    what.join(", ")
 }
 
 /// The error line and health event for each register of `outcome.culprits` not yet in

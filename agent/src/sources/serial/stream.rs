@@ -41,6 +41,11 @@ use crate::sources::now_ms;
 use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
 
+/// A stream is one read in its device's health (health tracks a Modbus device's polls apart).
+const STREAM: usize = 0;
+/// What a failed read of a stream was reading, for its health event.
+const STREAM_READS: &str = "the serial stream";
+
 /// The timings of a stream task; [`Default`] is what the agent runs with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StreamTiming {
@@ -213,7 +218,7 @@ impl StreamSource {
                     Err(error) => Failure::Transport(format!("read failed: {error}")),
                 },
             };
-            let event = self.health.failed(&failure, now_ms());
+            let event = self.health.failed(STREAM, &failure, STREAM_READS, now_ms());
             if !send_all(out, event, &self.health.counters).await {
                 return Stopped::End;
             }
@@ -232,7 +237,9 @@ impl StreamSource {
             self.decode_degraded = true;
             let summary = tally.summary(self.decoder.unit_name());
             debug!(%summary, "damaged input this period");
-            return self.health.failed(&Failure::Decode(summary), now_ms());
+            return self
+                .health
+                .failed(STREAM, &Failure::Decode(summary), STREAM_READS, now_ms());
         }
         if tally.good == 0 {
             return None; // silence is the silence timer's to judge
@@ -242,6 +249,6 @@ impl StreamSource {
             return None;
         }
         self.decode_degraded = false;
-        self.health.succeeded(now_ms())
+        self.health.succeeded(STREAM, now_ms())
     }
 }
