@@ -215,7 +215,7 @@ async fn path_loop(
         let now = now_ms();
         let mut events = readings::events(&group, &outcome, now, true);
         if !outcome.values.is_empty() {
-            events.extend(health.succeeded(now));
+            events.extend(health.succeeded(0, now));
         }
         for event in events {
             if out.send(event).await.is_err() {

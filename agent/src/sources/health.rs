@@ -10,7 +10,13 @@
 //! - A timeout or a broken link makes it **degraded**, and **offline** from the third in a row
 //!   (or when it cannot be connected to at all).
 //!
-//! A failure streak, whose failures are logged once per kind, lasts until every read succeeds.
+//! - After failures, a device is online again only after [`DeviceHealth::recover_after`]
+//!   successful polls in a row (one by default; Modbus devices ask for
+//!   [`MODBUS_RECOVER_AFTER`]). Until then it is degraded (an offline device turns degraded at
+//!   its first success: the link works). A device that times out on every other poll stays
+//!   degraded, with one health event, instead of changing state on every poll.
+//!
+//! A failure streak, whose failures are logged once per kind, lasts until the device is online.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,6 +27,9 @@ use crate::event::{Event, HealthState};
 
 /// Consecutive link failures after which a device is offline.
 pub const OFFLINE_AFTER: u32 = 3;
+
+/// Successful polls in a row after which a Modbus device that failed is online again.
+pub const MODBUS_RECOVER_AFTER: u32 = 3;
 
 /// What went wrong with one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,6 +107,10 @@ pub struct DeviceHealth {
     link_failures_in_a_row: u32,
     /// Per read (poll group, by index): whether its last poll failed.
     failing: Vec<bool>,
+    /// Successful polls since the last failure.
+    clean_polls: u32,
+    /// Successful polls in a row that make a device that failed online again.
+    recover_after: u32,
     /// The failure kinds logged in the current streak, so each is logged once.
     logged: Vec<&'static str>,
     failures_in_streak: u64,
@@ -112,10 +125,18 @@ impl DeviceHealth {
             state: None,
             link_failures_in_a_row: 0,
             failing: Vec::new(),
+            clean_polls: 0,
+            recover_after: 1,
             logged: Vec::new(),
             failures_in_streak: 0,
             counters,
         }
+    }
+
+    /// How many successful polls in a row make a device that failed online again (at least 1).
+    pub fn recover_after(mut self, polls: u32) -> Self {
+        self.recover_after = polls.max(1);
+        self
     }
 
     pub fn state(&self) -> Option<HealthState> {
@@ -128,14 +149,21 @@ impl DeviceHealth {
         self.counters.reads_ok.fetch_add(1, Ordering::Relaxed);
         self.link_failures_in_a_row = 0;
         self.set_failing(read, false);
-        if self.failing.contains(&true) {
-            // Another read still fails: the link works, so no longer offline, but degraded.
+        self.clean_polls = self.clean_polls.saturating_add(1);
+        let others_fail = self.failing.contains(&true);
+        let recovering = self.failures_in_streak > 0 && self.clean_polls < self.recover_after;
+        if others_fail || recovering {
+            // The link works, so no longer offline; degraded until every read has recovered.
+            let why = if others_fail {
+                "some reads succeed again; others still fail".to_string()
+            } else {
+                format!(
+                    "answers again; online after {} successful polls in a row",
+                    self.recover_after
+                )
+            };
             return match self.state {
-                Some(HealthState::Offline) => self.transition(
-                    HealthState::Degraded,
-                    "some reads succeed again; others still fail".to_string(),
-                    now_ms,
-                ),
+                Some(HealthState::Offline) => self.transition(HealthState::Degraded, why, now_ms),
                 _ => None,
             };
         }
@@ -163,6 +191,7 @@ impl DeviceHealth {
         now_ms: i64,
     ) -> Option<Event> {
         self.set_failing(read, true);
+        self.clean_polls = 0;
         let counter = match failure {
             Failure::Exception(_) => &self.counters.exceptions,
             Failure::Timeout => &self.counters.timeouts,
@@ -202,6 +231,7 @@ impl DeviceHealth {
             self.logged.push("connect");
             warn!(component = %self.component, error = %why, "cannot connect (retrying with backoff; further failures are counted, not logged)");
         }
+        self.clean_polls = 0;
         self.link_failures_in_a_row = self.link_failures_in_a_row.max(OFFLINE_AFTER);
         self.transition(
             HealthState::Offline,
@@ -324,5 +354,37 @@ mod tests {
             ),
             other => panic!("a health event: {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_device_that_fails_every_other_poll_stays_degraded_with_one_event() {
+        let mut health = DeviceHealth::new("d").recover_after(MODBUS_RECOVER_AFTER);
+        assert_eq!(state_of(health.succeeded(0, 0)), Some(HealthState::Online));
+        let mut events = Vec::new();
+        for t in 1..40 {
+            let event = if t % 2 == 1 {
+                health.failed(0, &Failure::Timeout, "t", t)
+            } else {
+                health.succeeded(0, t)
+            };
+            events.extend(state_of(event));
+        }
+        assert_eq!(events, [HealthState::Degraded]);
+        // The last poll failed: three successes in a row from here.
+        assert_eq!(state_of(health.succeeded(0, 40)), None);
+        assert_eq!(state_of(health.succeeded(0, 41)), None);
+        assert_eq!(state_of(health.succeeded(0, 42)), Some(HealthState::Online));
+    }
+
+    #[test]
+    fn an_offline_modbus_device_is_degraded_at_its_first_success_and_online_after_three() {
+        let mut health = DeviceHealth::new("d").recover_after(MODBUS_RECOVER_AFTER);
+        assert!(health.unreachable("refused", 0).is_some());
+        assert_eq!(
+            state_of(health.succeeded(0, 1)),
+            Some(HealthState::Degraded)
+        );
+        assert_eq!(state_of(health.succeeded(0, 2)), None);
+        assert_eq!(state_of(health.succeeded(0, 3)), Some(HealthState::Online));
     }
 }

@@ -31,7 +31,7 @@ use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
-use crate::sources::health::{DeviceCounters, DeviceHealth};
+use crate::sources::health::{DeviceCounters, DeviceHealth, MODBUS_RECOVER_AFTER};
 use crate::sources::now_ms;
 use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
@@ -104,7 +104,7 @@ impl RtuBus {
                 BusSlave {
                     due: vec![now; groups.len()],
                     memory: PollMemory::new(groups.len()),
-                    health: DeviceHealth::new(&device.id),
+                    health: DeviceHealth::new(&device.id).recover_after(MODBUS_RECOVER_AFTER),
                     groups,
                     device,
                     breaker: Breaker::default(),

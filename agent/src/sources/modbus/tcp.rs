@@ -31,7 +31,7 @@ use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, Transport};
 use crate::event::Event;
-use crate::sources::health::{DeviceCounters, DeviceHealth};
+use crate::sources::health::{DeviceCounters, DeviceHealth, MODBUS_RECOVER_AFTER};
 use crate::sources::now_ms;
 use crate::sources::send::send_all;
 
@@ -73,7 +73,7 @@ impl TcpDevice {
             .iter()
             .map(|g| PlannedGroup::new(g, device.merge_reads))
             .collect();
-        let health = DeviceHealth::new(&device.id);
+        let health = DeviceHealth::new(&device.id).recover_after(MODBUS_RECOVER_AFTER);
         let backoff = Backoff::seeded(RECONNECT_MIN, RECONNECT_MAX, &device.id);
         Some(Self {
             due: vec![None; groups.len()],
