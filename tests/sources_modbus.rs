@@ -100,13 +100,8 @@ fn agent_config(devices: &str) -> Vec<Device> {
 #[tokio::test]
 async fn every_type_and_word_order_decodes_to_the_simulated_value() {
     let (scenario, layout) = every_type_scenario();
-    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
     let clock = SimClock::manual(1800.0);
-    let mut sim = Simulator::new(plant, clock.clone());
-    let address = sim
-        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let (sim, address) = start_tcp_gateway(&scenario, "gw", clock.clone()).await;
 
     let mut registers = String::new();
     for c in &layout {
@@ -143,6 +138,37 @@ async fn every_type_and_word_order_decodes_to_the_simulated_value() {
     sim.shutdown().await.expect("shutdown");
 }
 
+/// firmware-sim with the scenario `text` on `clock`, its Modbus TCP gateway `id` listening
+/// on a free loopback port.
+async fn start_tcp_gateway(
+    text: &str,
+    id: &str,
+    clock: SimClock,
+) -> (Simulator, std::net::SocketAddr) {
+    let plant = Plant::from_scenario(Scenario::from_toml_str(text).expect("scenario"), None);
+    let mut sim = Simulator::new(plant, clock);
+    let address = sim
+        .start_modbus_tcp(id, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("start");
+    (sim, address)
+}
+
+/// Runs the TCP device `device` in a task: its events, the token that stops it, the task.
+fn run_tcp_device(
+    device: &Device,
+) -> (
+    mpsc::Receiver<Event>,
+    CancellationToken,
+    tokio::task::JoinHandle<()>,
+) {
+    let device = TcpDevice::new(device.clone()).expect("tcp device");
+    let (tx, rx) = mpsc::channel(10_000);
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+    (rx, shutdown, task)
+}
+
 /// Collects events until `done` says so or `limit` passes; returns them all.
 async fn collect_until(
     rx: &mut mpsc::Receiver<Event>,
@@ -164,6 +190,13 @@ fn good_readings_of(events: &[Event], sensor: &str) -> usize {
     events
         .iter()
         .filter(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == sensor && r.quality == Quality::Good))
+        .count()
+}
+
+fn bad_readings_of(events: &[Event], sensor: &str) -> usize {
+    events
+        .iter()
+        .filter(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == sensor && r.quality == Quality::Bad))
         .count()
 }
 
@@ -256,10 +289,7 @@ async fn a_device_that_restarts_is_picked_up_again() {
     let devices = agent_config(&format!(
         "[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\ntimeout = \"200ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"t\"\n    table = \"input\"\n    address = 0\n    type = \"i16\"\n    scale = 0.1\n"
     ));
-    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
-    let (tx, mut rx) = mpsc::channel(10_000);
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+    let (mut rx, shutdown, task) = run_tcp_device(&devices[0]);
 
     let first = collect_until(&mut rx, Duration::from_secs(5), |e| {
         good_readings_of(e, "t") >= 3
@@ -404,12 +434,7 @@ fn poll_once_decodes_what_a_pymodbus_server_holds_in_every_type_and_order() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn poll_without_once_streams_readings_at_the_configured_rate_until_terminated() {
     let (scenario, layout) = every_type_scenario();
-    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
-    let mut sim = Simulator::new(plant, SimClock::manual(1800.0));
-    let address = sim
-        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let (sim, address) = start_tcp_gateway(&scenario, "gw", SimClock::manual(1800.0)).await;
     let c = &layout[0];
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("agent.toml");
@@ -564,20 +589,12 @@ async fn a_device_that_breaks_every_answer_is_backed_off_and_marked_once_and_spa
 #[tokio::test]
 async fn a_merged_read_refused_with_exception_2_is_split_to_name_the_register_at_fault() {
     let (scenario, _) = every_type_scenario();
-    let plant = Plant::from_scenario(Scenario::from_toml_str(&scenario).expect("scenario"), None);
-    let mut sim = Simulator::new(plant, SimClock::manual(1800.0));
-    let address = sim
-        .start_modbus_tcp("gw", "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let (_sim, address) = start_tcp_gateway(&scenario, "gw", SimClock::manual(1800.0)).await;
     // Input 12-13 hold the temperature; input 14 is not mapped. Adjacent: one merged read.
     let devices = agent_config(&format!(
         "[[device]]\nid = \"gw\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 5\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n    order = \"CDAB\"\n    [[device.poll.register]]\n    sensor = \"ghost\"\n    table = \"input\"\n    address = 14\n    type = \"u16\"\n"
     ));
-    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
-    let (tx, mut rx) = mpsc::channel(10_000);
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(device.run(tx, shutdown.clone()));
+    let (mut rx, shutdown, task) = run_tcp_device(&devices[0]);
     let events = collect_until(&mut rx, Duration::from_secs(10), |e| {
         good_readings_of(e, "temperature") >= 3
     })
@@ -625,27 +642,13 @@ async fn a_sensor_dropout_is_reported_by_the_source_at_the_first_poll_and_recove
     let text =
         std::fs::read_to_string(e2e_tests::scenarios::scenarios_dir().join("sensor_dropout.toml"))
             .expect("the scenario file");
-    let plant = Plant::from_scenario(Scenario::from_toml_str(&text).expect("scenario"), None);
     let clock = SimClock::manual(19.0 * 60.0);
-    let mut sim = Simulator::new(plant, clock.clone());
-    let address = sim
-        .start_modbus_tcp("gateway", "127.0.0.1:0".parse().expect("addr"))
-        .await
-        .expect("start");
+    let (sim, address) = start_tcp_gateway(&text, "gateway", clock.clone()).await;
     // Two polls, so that a refused vibration read does not take the temperature with it.
     let devices = agent_config(&format!(
         "[[device]]\nid = \"gateway\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 1\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"velocity\"\n    table = \"input\"\n    address = 10\n    type = \"f32\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n"
     ));
-    let device = TcpDevice::new(devices[0].clone()).expect("tcp device");
-    let (tx, mut rx) = mpsc::channel(10_000);
-    let shutdown = CancellationToken::new();
-    let task = tokio::spawn(device.run(tx, shutdown.clone()));
-    let bad_readings_of = |events: &[Event], sensor: &str| {
-        events
-            .iter()
-            .filter(|e| matches!(&e.body, EventBody::Reading(r) if r.sensor == sensor && r.quality == Quality::Bad))
-            .count()
-    };
+    let (mut rx, shutdown, task) = run_tcp_device(&devices[0]);
 
     let before = collect_until(&mut rx, Duration::from_secs(10), |e| {
         good_readings_of(e, "velocity") >= 3
