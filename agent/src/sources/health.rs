@@ -8,13 +8,15 @@
 //!   and degraded again on every cycle (two health events and two log lines per poll).
 //! - A Modbus exception (the device is alive and said no) makes it **degraded**.
 //! - A timeout or a broken link makes it **degraded**, and **offline** from the third in a row
-//!   (or when it cannot be connected to at all).
+//!   (or when it cannot be connected to at all), once [`DeviceHealth::settle`]'s span has
+//!   passed without an answer.
 //!
-//! - After failures, a device is online again only after [`DeviceHealth::recover_after`]
-//!   successful polls in a row (one by default; Modbus devices ask for
-//!   [`MODBUS_RECOVER_AFTER`]). Until then it is degraded (an offline device turns degraded at
-//!   its first success: the link works). A device that times out on every other poll stays
-//!   degraded, with one health event, instead of changing state on every poll.
+//! - After failures, a device is online again only after [`DeviceHealth::settle`]'s number of
+//!   successful polls in a row, spanning its span (one poll and no span by default; Modbus
+//!   devices ask for [`MODBUS_SETTLE_POLLS`] polls over [`MODBUS_SETTLE_FOR`]). Until then it
+//!   is degraded (an offline device turns degraded at its first success: the link works). A
+//!   device that loses every other answer stays degraded, with one health event, instead of
+//!   changing state with every lost answer.
 //!
 //! A failure streak, whose failures are logged once per kind, lasts until the device is online.
 
@@ -28,8 +30,11 @@ use crate::event::{Event, HealthState};
 /// Consecutive link failures after which a device is offline.
 pub const OFFLINE_AFTER: u32 = 3;
 
-/// Successful polls in a row after which a Modbus device that failed is online again.
-pub const MODBUS_RECOVER_AFTER: u32 = 3;
+/// Successful polls in a row after which a Modbus device that failed is online again...
+pub const MODBUS_SETTLE_POLLS: u32 = 3;
+/// ...over at least this long; and how long without an answer before it is offline. So that a
+/// link that loses some answers, however fast it is polled, stays degraded.
+pub const MODBUS_SETTLE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What went wrong with one read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,10 +112,16 @@ pub struct DeviceHealth {
     link_failures_in_a_row: u32,
     /// Per read (poll group, by index): whether its last poll failed.
     failing: Vec<bool>,
-    /// Successful polls since the last failure.
+    /// Successful polls since the last failure, and when the first of them was.
     clean_polls: u32,
-    /// Successful polls in a row that make a device that failed online again.
-    recover_after: u32,
+    clean_since_ms: i64,
+    /// Successful polls in a row, over at least how many milliseconds, that make a device that
+    /// failed online again; the milliseconds are also how long without an answer makes it
+    /// offline.
+    settle_polls: u32,
+    settle_ms: i64,
+    /// When a read last succeeded.
+    last_success_ms: Option<i64>,
     /// The failure kinds logged in the current streak, so each is logged once.
     logged: Vec<&'static str>,
     failures_in_streak: u64,
@@ -126,16 +137,22 @@ impl DeviceHealth {
             link_failures_in_a_row: 0,
             failing: Vec::new(),
             clean_polls: 0,
-            recover_after: 1,
+            clean_since_ms: 0,
+            settle_polls: 1,
+            settle_ms: 0,
+            last_success_ms: None,
             logged: Vec::new(),
             failures_in_streak: 0,
             counters,
         }
     }
 
-    /// How many successful polls in a row make a device that failed online again (at least 1).
-    pub fn recover_after(mut self, polls: u32) -> Self {
-        self.recover_after = polls.max(1);
+    /// How many successful polls in a row (at least 1), over at least how long, make a device
+    /// that failed online again; and how long without an answer, besides [`OFFLINE_AFTER`]
+    /// link failures in a row, makes it offline.
+    pub fn settle(mut self, polls: u32, over: std::time::Duration) -> Self {
+        self.settle_polls = polls.max(1);
+        self.settle_ms = i64::try_from(over.as_millis()).unwrap_or(i64::MAX);
         self
     }
 
@@ -148,18 +165,24 @@ impl DeviceHealth {
     pub fn succeeded(&mut self, read: usize, now_ms: i64) -> Option<Event> {
         self.counters.reads_ok.fetch_add(1, Ordering::Relaxed);
         self.link_failures_in_a_row = 0;
+        self.last_success_ms = Some(now_ms);
         self.set_failing(read, false);
+        if self.clean_polls == 0 {
+            self.clean_since_ms = now_ms;
+        }
         self.clean_polls = self.clean_polls.saturating_add(1);
         let others_fail = self.failing.contains(&true);
-        let recovering = self.failures_in_streak > 0 && self.clean_polls < self.recover_after;
+        let clean_long_enough = self.clean_polls >= self.settle_polls
+            && now_ms.saturating_sub(self.clean_since_ms) >= self.settle_ms;
+        let recovering = self.failures_in_streak > 0 && !clean_long_enough;
         if others_fail || recovering {
             // The link works, so no longer offline; degraded until every read has recovered.
             let why = if others_fail {
                 "some reads succeed again; others still fail".to_string()
             } else {
                 format!(
-                    "answers again; online after {} successful polls in a row",
-                    self.recover_after
+                    "answers again; online after {} successful polls in a row over {} ms",
+                    self.settle_polls, self.settle_ms
                 )
             };
             return match self.state {
@@ -210,7 +233,10 @@ impl DeviceHealth {
         }
         let state = if failure.breaks_link() {
             self.link_failures_in_a_row += 1;
-            if self.link_failures_in_a_row >= OFFLINE_AFTER {
+            let silent_long_enough = self
+                .last_success_ms
+                .is_none_or(|t| now_ms.saturating_sub(t) >= self.settle_ms);
+            if self.link_failures_in_a_row >= OFFLINE_AFTER && silent_long_enough {
                 HealthState::Offline
             } else {
                 HealthState::Degraded
@@ -357,12 +383,14 @@ mod tests {
     }
 
     #[test]
-    fn a_device_that_fails_every_other_poll_stays_degraded_with_one_event() {
-        let mut health = DeviceHealth::new("d").recover_after(MODBUS_RECOVER_AFTER);
+    fn a_device_that_fails_one_poll_in_four_stays_degraded_with_one_event() {
+        // Polled every 100 ms: three good polls in a row are not 5 s without a failure.
+        let mut health = DeviceHealth::new("d").settle(MODBUS_SETTLE_POLLS, MODBUS_SETTLE_FOR);
         assert_eq!(state_of(health.succeeded(0, 0)), Some(HealthState::Online));
         let mut events = Vec::new();
-        for t in 1..40 {
-            let event = if t % 2 == 1 {
+        for poll in 1..400 {
+            let t = poll * 100;
+            let event = if poll % 4 == 1 {
                 health.failed(0, &Failure::Timeout, "t", t)
             } else {
                 health.succeeded(0, t)
@@ -370,21 +398,51 @@ mod tests {
             events.extend(state_of(event));
         }
         assert_eq!(events, [HealthState::Degraded]);
-        // The last poll failed: three successes in a row from here.
-        assert_eq!(state_of(health.succeeded(0, 40)), None);
-        assert_eq!(state_of(health.succeeded(0, 41)), None);
-        assert_eq!(state_of(health.succeeded(0, 42)), Some(HealthState::Online));
+        // The last failure was at poll 397: online once the polls have been good for 5 s.
+        for poll in 400..447 {
+            assert_eq!(
+                state_of(health.succeeded(0, poll * 100)),
+                None,
+                "poll {poll}"
+            );
+        }
+        assert_eq!(
+            state_of(health.succeeded(0, 44_800)),
+            Some(HealthState::Online)
+        );
     }
 
     #[test]
-    fn an_offline_modbus_device_is_degraded_at_its_first_success_and_online_after_three() {
-        let mut health = DeviceHealth::new("d").recover_after(MODBUS_RECOVER_AFTER);
+    fn an_offline_modbus_device_is_degraded_at_its_first_success_and_online_after_recovering() {
+        let mut health = DeviceHealth::new("d").settle(MODBUS_SETTLE_POLLS, MODBUS_SETTLE_FOR);
         assert!(health.unreachable("refused", 0).is_some());
         assert_eq!(
-            state_of(health.succeeded(0, 1)),
+            state_of(health.succeeded(0, 1_000)),
             Some(HealthState::Degraded)
         );
-        assert_eq!(state_of(health.succeeded(0, 2)), None);
-        assert_eq!(state_of(health.succeeded(0, 3)), Some(HealthState::Online));
+        // Three good polls, but within 2 s of the first: still degraded.
+        assert_eq!(state_of(health.succeeded(0, 2_000)), None);
+        assert_eq!(state_of(health.succeeded(0, 3_000)), None);
+        // 5 s after the first good poll, with none failed since: online.
+        assert_eq!(state_of(health.succeeded(0, 5_999)), None);
+        assert_eq!(
+            state_of(health.succeeded(0, 6_000)),
+            Some(HealthState::Online)
+        );
+    }
+
+    #[test]
+    fn a_modbus_device_is_offline_only_when_nothing_answered_for_the_settling_span() {
+        let mut health = DeviceHealth::new("d").settle(MODBUS_SETTLE_POLLS, MODBUS_SETTLE_FOR);
+        health.succeeded(0, 0);
+        for t in [100, 200, 300, 4_900] {
+            assert_ne!(health.state(), Some(HealthState::Offline), "before {t} ms");
+            health.failed(0, &Failure::Timeout, "t", t);
+        }
+        assert_eq!(health.state(), Some(HealthState::Degraded));
+        assert_eq!(
+            state_of(health.failed(0, &Failure::Timeout, "t", 5_000)),
+            Some(HealthState::Offline)
+        );
     }
 }

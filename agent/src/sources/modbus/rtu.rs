@@ -31,7 +31,9 @@ use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, SerialLine, Transport};
 use crate::event::Event;
-use crate::sources::health::{DeviceCounters, DeviceHealth, MODBUS_RECOVER_AFTER};
+use crate::sources::health::{
+    DeviceCounters, DeviceHealth, MODBUS_SETTLE_FOR, MODBUS_SETTLE_POLLS,
+};
 use crate::sources::now_ms;
 use crate::sources::send::send_all;
 use crate::sources::serial_port::PortOpener;
@@ -104,7 +106,8 @@ impl RtuBus {
                 BusSlave {
                     due: vec![now; groups.len()],
                     memory: PollMemory::new(groups.len()),
-                    health: DeviceHealth::new(&device.id).recover_after(MODBUS_RECOVER_AFTER),
+                    health: DeviceHealth::new(&device.id)
+                        .settle(MODBUS_SETTLE_POLLS, MODBUS_SETTLE_FOR),
                     groups,
                     device,
                     breaker: Breaker::default(),

@@ -31,7 +31,9 @@ use super::readings::PollMemory;
 use crate::backoff::Backoff;
 use crate::config::{Device, Transport};
 use crate::event::Event;
-use crate::sources::health::{DeviceCounters, DeviceHealth, MODBUS_RECOVER_AFTER};
+use crate::sources::health::{
+    DeviceCounters, DeviceHealth, MODBUS_SETTLE_FOR, MODBUS_SETTLE_POLLS,
+};
 use crate::sources::now_ms;
 use crate::sources::send::send_all;
 
@@ -73,7 +75,7 @@ impl TcpDevice {
             .iter()
             .map(|g| PlannedGroup::new(g, device.merge_reads))
             .collect();
-        let health = DeviceHealth::new(&device.id).recover_after(MODBUS_RECOVER_AFTER);
+        let health = DeviceHealth::new(&device.id).settle(MODBUS_SETTLE_POLLS, MODBUS_SETTLE_FOR);
         let backoff = Backoff::seeded(RECONNECT_MIN, RECONNECT_MAX, &device.id);
         Some(Self {
             due: vec![None; groups.len()],
