@@ -154,6 +154,19 @@ async fn start_tcp_gateway(
     (sim, address)
 }
 
+/// firmware-sim with a shipped scenario (`firmware-sim/scenarios/FILE`), its gateway `gateway`
+/// listening on a free loopback port, on a clock set by hand to `plant_s`.
+async fn shipped_scenario_gateway(
+    file: &str,
+    plant_s: f64,
+) -> (Simulator, std::net::SocketAddr, SimClock) {
+    let path = e2e_tests::scenarios::scenarios_dir().join(file);
+    let text = std::fs::read_to_string(&path).expect("the scenario file");
+    let clock = SimClock::manual(plant_s);
+    let (sim, address) = start_tcp_gateway(&text, "gateway", clock.clone()).await;
+    (sim, address, clock)
+}
+
 /// Runs the TCP device `device` in a task: its events, the token that stops it, the task.
 fn run_tcp_device(
     device: &Device,
@@ -639,11 +652,7 @@ async fn a_merged_read_refused_with_exception_2_is_split_to_name_the_register_at
 /// vibration reads good again. The plant clock is set by hand, so "first poll after" is exact.
 #[tokio::test]
 async fn a_sensor_dropout_is_reported_by_the_source_at_the_first_poll_and_recovers() {
-    let text =
-        std::fs::read_to_string(e2e_tests::scenarios::scenarios_dir().join("sensor_dropout.toml"))
-            .expect("the scenario file");
-    let clock = SimClock::manual(19.0 * 60.0);
-    let (sim, address) = start_tcp_gateway(&text, "gateway", clock.clone()).await;
+    let (sim, address, clock) = shipped_scenario_gateway("sensor_dropout.toml", 19.0 * 60.0).await;
     // Two polls, so that a refused vibration read does not take the temperature with it.
     let devices = agent_config(&format!(
         "[[device]]\nid = \"gateway\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 1\ntimeout = \"500ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"velocity\"\n    table = \"input\"\n    address = 10\n    type = \"f32\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n"
@@ -713,11 +722,7 @@ async fn a_sensor_dropout_is_reported_by_the_source_at_the_first_poll_and_recove
 /// the fault it is online again.
 #[tokio::test]
 async fn a_device_that_loses_half_its_answers_is_degraded_once_not_flapping() {
-    let text =
-        std::fs::read_to_string(e2e_tests::scenarios::scenarios_dir().join("modbus_timeout.toml"))
-            .expect("the scenario file");
-    let clock = SimClock::manual(9.0 * 60.0);
-    let (sim, address) = start_tcp_gateway(&text, "gateway", clock.clone()).await;
+    let (sim, address, clock) = shipped_scenario_gateway("modbus_timeout.toml", 9.0 * 60.0).await;
     let devices = agent_config(&format!(
         "[[device]]\nid = \"gateway\"\ntransport = \"tcp\"\naddress = \"{address}\"\nunit = 1\ntimeout = \"100ms\"\n  [[device.poll]]\n  interval = \"100ms\"\n    [[device.poll.register]]\n    sensor = \"temperature\"\n    table = \"input\"\n    address = 12\n    type = \"f32\"\n"
     ));
