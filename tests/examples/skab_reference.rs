@@ -20,6 +20,14 @@ const WINDOW: usize = 30;
 const REFERENCE: usize = 300;
 const REFRACTORY: usize = 300;
 const THRESHOLDS: [f64; 6] = [5.0, 8.0, 12.0, 16.0, 24.0, 32.0];
+/// The pump's vibration and temperature channels: what the rules read before they read all
+/// eight.
+const SENSORS: [&str; 4] = [
+    "Accelerometer1RMS",
+    "Accelerometer2RMS",
+    "Temperature",
+    "Thermocouple",
+];
 
 /// What of each 30-second window is judged against the same statistic of the windows before it.
 #[derive(Clone, Copy)]
@@ -71,7 +79,7 @@ fn main() -> anyhow::Result<()> {
         let text = std::fs::read_to_string(&path)?;
         let mut lines = text.lines();
         let header: Vec<&str> = lines.next().unwrap_or_default().split(';').collect();
-        let wanted: Vec<usize> = skab::SENSORS
+        let wanted: Vec<usize> = SENSORS
             .iter()
             .map(|s| header.iter().position(|h| h == s))
             .collect::<Option<_>>()

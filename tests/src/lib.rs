@@ -12,6 +12,7 @@ pub mod kafka_reader;
 pub mod mosquitto;
 pub mod mqtt_fixture;
 pub mod mqtt_subscriber;
+pub mod nab;
 pub mod nisshi;
 pub mod paths;
 pub mod postgres;

@@ -1,9 +1,11 @@
-//! Scoring the shipped rules on the SKAB pump recordings (`../shared/data/skab`): each labelled
-//! file is replayed from its start through the rules, exactly as `edge-agent replay` does, and
-//! the raised alerts are compared with the labels.
+//! Scoring the shipped rules on the SKAB pump recordings (`tests/data/skab`): each labelled
+//! file is replayed from its start through the rules, exactly as `edge-agent replay` does, with
+//! all eight channels of the pump wired together as a user would, and the raised alerts are
+//! compared with the labels.
 //!
 //! - An episode (a run of rows with `anomaly` = 1) is **detected** when an alert is raised on a
-//!   row inside it; its **delay** is the rows (seconds) from its first row to that alert.
+//!   row inside it, on any channel; its **delay** is the rows (seconds) from its first row to
+//!   that alert.
 //! - A **false alarm** is an alert raised on a row outside every episode, in a labelled file or
 //!   in the anomaly-free run; the rate is per 1,000 such rows.
 
@@ -12,13 +14,9 @@ use std::path::{Path, PathBuf};
 use edge_agent::replay;
 use edge_rules::lang::RuleSet;
 
-/// The sensors the rules watch: the pump's vibration and temperature channels.
-pub const SENSORS: [&str; 4] = [
-    "Accelerometer1RMS",
-    "Accelerometer2RMS",
-    "Temperature",
-    "Thermocouple",
-];
+/// The label columns, never replayed as sensors: every other column is one of the pump's
+/// eight channels (vibration, current, pressure, temperatures, voltage, flow).
+pub const LABELS: [&str; 2] = ["anomaly", "changepoint"];
 
 #[derive(Debug, Default, Clone)]
 pub struct Score {
@@ -48,13 +46,11 @@ impl Score {
     }
 }
 
-/// Where the data set is: `SKAB_DIR`, or `../shared/data/skab/data` beside the workspace.
+/// Where the data set is: `SKAB_DIR`, or `tests/data/skab/data` in this repository.
 pub fn data_dir() -> PathBuf {
     std::env::var_os("SKAB_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/skab/data")
-        })
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("data/skab/data"))
 }
 
 /// Labelled files and the anomaly-free run, sorted for a stable report.
@@ -97,15 +93,19 @@ pub fn episodes(text: &str) -> Vec<(u64, u64)> {
 
 /// Replays every file through `rules` and scores the raised alerts against the labels.
 pub fn score(rules: &RuleSet, dir: &Path) -> anyhow::Result<Score> {
-    // The four channels only: the label columns (`anomaly`, `changepoint`, absent from the
-    // anomaly-free run) are never replayed as sensors.
-    let options = replay::ReplayOptions {
-        sensors: SENSORS.iter().map(|s| s.to_string()).collect(),
-        ..replay::ReplayOptions::default()
-    };
     let mut score = Score::default();
     for path in files(dir)? {
         let text = std::fs::read_to_string(&path)?;
+        // The anomaly-free run has no label columns.
+        let header = text.lines().next().unwrap_or_default();
+        let options = replay::ReplayOptions {
+            exclude: LABELS
+                .iter()
+                .filter(|l| header.split(';').any(|h| h == **l))
+                .map(|s| s.to_string())
+                .collect(),
+            ..replay::ReplayOptions::default()
+        };
         let episodes = episodes(&text);
         let rows = text.lines().count().saturating_sub(1) as u64;
         let mut out = Vec::new();
