@@ -48,6 +48,7 @@ fn alert_event(asset: &str, state: AlertState, score: f64) -> Event {
             row: None,
             statistic: score,
             evidence: None,
+            held_back: 0,
         }),
     }
 }

@@ -46,6 +46,19 @@ pub fn default_rules() -> RuleFile {
 /// Loads `paths` (files or folders) into a rule set on top of the default rules, or returns
 /// every problem found, as `FILE:LINE:COL: message` diagnostics.
 pub fn load(paths: &[PathBuf]) -> Result<RuleSet, Vec<Diagnostic>> {
+    load_with_defaults(paths, None)
+}
+
+/// [`load`], with `defaults` (a rule file) in place of the embedded default rules when given:
+/// how to try other generic rules on recorded data without rebuilding the agent.
+pub fn load_with_defaults(
+    paths: &[PathBuf],
+    defaults: Option<&Path>,
+) -> Result<RuleSet, Vec<Diagnostic>> {
+    let default = match defaults {
+        Some(path) => read_rule_file(path)?,
+        None => default_rules(),
+    };
     let mut files = Vec::new();
     let mut problems = Vec::new();
     for path in paths {
@@ -58,7 +71,7 @@ pub fn load(paths: &[PathBuf]) -> Result<RuleSet, Vec<Diagnostic>> {
         }
     }
     if problems.is_empty() {
-        Ok(RuleSet::new(files, default_rules()))
+        Ok(RuleSet::new(files, default))
     } else {
         Err(problems)
     }

@@ -50,6 +50,7 @@ fn examples() -> Vec<Event> {
                 row: Some(7),
                 statistic: f64::NAN,
                 evidence: None,
+                held_back: 0,
             }),
         },
         Event {
@@ -72,6 +73,7 @@ fn examples() -> Vec<Event> {
                     spread: 0.4,
                     horizon_s: 21_600.0,
                 }),
+                held_back: 3,
             }),
         },
         Event {

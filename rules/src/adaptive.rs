@@ -22,7 +22,7 @@
 //!    it clears once the raw score's own z is back under `clear_surprise`.
 //!
 //! # Invariants
-//! - Constant memory: [`AdaptiveState`] is 120 bytes whatever the horizons; nothing allocates.
+//! - Constant memory: [`AdaptiveState`] is 128 bytes whatever the horizons; nothing allocates.
 //! - Updates are winsorised: a sample moves the long-run mean and variance by at most `CLIP`
 //!   standard deviations' worth, so an anomaly contaminates the normal slowly, while a change
 //!   that stays (a new operating point) is still learned within a few horizons.
@@ -39,6 +39,17 @@ use crate::detect::Direction;
 
 /// How far, in standard deviations, one sample may pull the long-run statistics.
 pub const CLIP: f64 = 4.0;
+
+/// `x` limited to `±CLIP · spread`; `x` itself when the spread is not a number, which an
+/// overflow of extreme samples can make (`f64::clamp` would panic).
+pub fn winsorise(x: f64, spread: f64) -> f64 {
+    let bound = CLIP * spread;
+    if bound >= 0.0 {
+        x.clamp(-bound, bound)
+    } else {
+        x
+    }
+}
 /// Samples the long-run normal must hold before anything is judged, whatever `settle` says.
 pub const MIN_SAMPLES: u32 = 30;
 /// A raw score this share of `k` that already stands `surprise` above its history is suspect:
@@ -92,6 +103,12 @@ pub struct AdaptiveSpec {
     pub min_rel_std: f64,
     /// Samples under this say the machine is stopped; `None`: it is always running.
     pub idle_below: Option<f64>,
+    /// The horizon of the raw score's own history: `None`, the baseline's.
+    pub score_history: Option<Horizon>,
+    /// Whether a raw score enters its own history winsorised at [`CLIP`] standard deviations.
+    /// Unclipped, a bursty signal widens its own spread with every burst and stops raising on
+    /// the next one; clipped, the history stays that of the quiet times.
+    pub clip_scores: bool,
 }
 
 /// Why an adaptive condition held: the normal it was judged against.
@@ -132,18 +149,21 @@ struct Weights {
     dt_ms: i64,
     long: f64,
     short: f64,
+    scores: f64,
 }
 
 impl Weights {
-    fn for_interval(&mut self, spec: &AdaptiveSpec, dt_ms: i64) -> (f64, f64) {
+    fn for_interval(&mut self, spec: &AdaptiveSpec, dt_ms: i64) -> (f64, f64, f64) {
         if self.dt_ms != dt_ms || self.long == 0.0 {
+            let long = spec.baseline.weight(dt_ms);
             *self = Self {
                 dt_ms,
-                long: spec.baseline.weight(dt_ms),
+                long,
                 short: spec.window.weight(dt_ms),
+                scores: spec.score_history.map_or(long, |h| h.weight(dt_ms)),
             };
         }
-        (self.long, self.short)
+        (self.long, self.short, self.scores)
     }
 }
 
@@ -203,7 +223,7 @@ impl AdaptiveState {
         let dt = time_ms.saturating_sub(self.last_ms);
         self.last_ms = self.last_ms.max(time_ms);
         self.seen = self.seen.saturating_add(1);
-        let (long_weight, short_weight) = self.weights.for_interval(spec, dt);
+        let (long_weight, short_weight, score_weight) = self.weights.for_interval(spec, dt);
         let long = at_least_one_in(long_weight, self.seen);
         let short = at_least_one_in(short_weight, self.seen);
         self.short += short * (x - self.short);
@@ -268,7 +288,7 @@ impl AdaptiveState {
         }
         let deviation = x - self.mean;
         let clipped = if self.seen > 3 {
-            deviation.clamp(-CLIP * spread, CLIP * spread)
+            winsorise(deviation, spread)
         } else {
             deviation
         };
@@ -276,7 +296,7 @@ impl AdaptiveState {
         self.var = (1.0 - long) * (self.var + long * clipped * clipped);
         let distance = self.short - self.mean;
         let distance = if self.seen > 3 {
-            distance.clamp(-CLIP * deviation_spread, CLIP * deviation_spread)
+            winsorise(distance, deviation_spread)
         } else {
             distance
         };
@@ -287,9 +307,9 @@ impl AdaptiveState {
         };
         if let Some(raw) = judged.filter(|_| self.seen > 5) {
             self.scored = self.scored.saturating_add(1);
-            let w = at_least_one_in(long_weight, self.scored);
+            let w = at_least_one_in(score_weight, self.scored);
             let score_spread = libm::sqrt(self.score_var).max(0.05);
-            let raw = if self.scored > 3 {
+            let raw = if self.scored > 3 && spec.clip_scores {
                 raw.min(self.score_mean + CLIP * score_spread)
             } else {
                 raw
@@ -323,6 +343,8 @@ mod tests {
             min_std: 0.0,
             min_rel_std: 0.001,
             idle_below: None,
+            score_history: None,
+            clip_scores: true,
         }
     }
 

@@ -13,6 +13,7 @@
 
 use crate::adaptive::{normal_cdf, AdaptiveSpec, AdaptiveState, Evidence};
 use crate::features::{self, Ewma, Feature};
+use crate::unusual::UnusualState;
 use crate::window::{Moments, SlotIndex, Window};
 
 /// How far (in standard deviations) a sample must stray from the CUSUM's reference to freeze
@@ -31,6 +32,7 @@ pub enum DetectorKind {
     Cusum,
     Flatline,
     Adaptive,
+    Unusual,
 }
 
 impl DetectorKind {
@@ -44,6 +46,7 @@ impl DetectorKind {
             DetectorKind::Cusum => "cusum",
             DetectorKind::Flatline => "flatline",
             DetectorKind::Adaptive => "adaptive",
+            DetectorKind::Unusual => "unusual",
         }
     }
 }
@@ -133,6 +136,9 @@ pub enum DetectorSpec {
         feature: Feature,
         spec: AdaptiveSpec,
     },
+    /// `feature` judged by the default rules' three views, each behind its tail gate: see
+    /// [`crate::unusual`]. Its state is an [`UnusualState`] beside the detector state.
+    Unusual { feature: Feature },
 }
 
 impl DetectorSpec {
@@ -143,6 +149,7 @@ impl DetectorSpec {
             DetectorSpec::EwmaChart { .. } => DetectorKind::EwmaChart,
             DetectorSpec::Cusum { .. } => DetectorKind::Cusum,
             DetectorSpec::Adaptive { .. } => DetectorKind::Adaptive,
+            DetectorSpec::Unusual { .. } => DetectorKind::Unusual,
         }
     }
 }
@@ -195,6 +202,18 @@ pub struct Sample<'a, const N: usize, I: SlotIndex> {
     /// The window with this sample in it.
     pub window: &'a Window<N, I>,
     pub ewma: &'a Ewma,
+    /// The median of the latest samples of the sensor's siblings, when it has a group.
+    pub reference: Option<f64>,
+}
+
+impl<const N: usize, I: SlotIndex> Sample<'_, N, I> {
+    /// `feature` of this sample: off the window, or against the siblings.
+    fn feature(&self, feature: Feature) -> Option<f64> {
+        match feature {
+            Feature::Departure => features::departure(self.value, self.reference),
+            _ => features::read(feature, self.window, self.ewma, self.value),
+        }
+    }
 }
 
 /// The mutable state of one detector of one sensor.
@@ -227,11 +246,13 @@ pub struct DetectorState {
 
 impl DetectorState {
     /// Judges one sample; `None` while the detector cannot judge yet (warm-up, undefined
-    /// feature), which counts as "not holding" but leaves the hysteresis state alone.
+    /// feature), which counts as "not holding" but leaves the hysteresis state alone. An
+    /// `unusual` condition judges with `wide`, its own state; without one it judges nothing.
     pub fn judge<const N: usize, I: SlotIndex>(
         &mut self,
         spec: &DetectorSpec,
         sample: &Sample<'_, N, I>,
+        wide: Option<&mut UnusualState>,
     ) -> Option<Judgement> {
         match *spec {
             DetectorSpec::Level {
@@ -244,7 +265,7 @@ impl DetectorState {
                 if sample.window.count() < min_count {
                     return None;
                 }
-                let value = features::read(feature, sample.window, sample.ewma, sample.value)?;
+                let value = sample.feature(feature)?;
                 self.active = level_holds(self.active, value, above, below);
                 Some(Judgement {
                     active: self.active,
@@ -339,7 +360,7 @@ impl DetectorState {
                 })
             }
             DetectorSpec::Adaptive { feature, spec } => {
-                let value = features::read(feature, sample.window, sample.ewma, sample.value)?;
+                let value = sample.feature(feature)?;
                 let scored = self.adaptive.judge(&spec, sample.time_ms, value)?;
                 self.active = scored.active;
                 Some(Judgement {
@@ -349,6 +370,21 @@ impl DetectorState {
                     statistic: scored.raw,
                     score: Score::Normal(scored.surprise),
                     evidence: Some(scored.evidence),
+                })
+            }
+            DetectorSpec::Unusual { feature } => {
+                let value = sample.feature(feature)?;
+                let judged = wide?.judge(sample.time_ms, value)?;
+                self.active = judged.active;
+                Some(Judgement {
+                    active: judged.active,
+                    feature,
+                    value,
+                    statistic: judged.statistic,
+                    score: judged
+                        .adaptive
+                        .map_or(Score::Value(f64::NAN), |a| Score::Normal(a.surprise)),
+                    evidence: judged.adaptive.map(|a| a.evidence),
                 })
             }
         }

@@ -60,6 +60,8 @@ pub struct Transition {
     /// Index of the rule in the slice given to [`SensorEngine::process`].
     pub rule: usize,
     pub state: AlertState,
+    /// Raises held back by the rule's spacing: see [`crate::alert::Step::held_back`].
+    pub held_back: u32,
     pub time_ms: i64,
     pub severity: Severity,
     /// The sample that caused the transition.
@@ -121,7 +123,12 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
     pub fn new(spec: SensorSpec, rules: &[RuleSpec]) -> Result<Self, CapacityError> {
         let window = Window::new(spec.window).map_err(CapacityError::Window)?;
         let conditions = rules.iter().map(|r| r.conditions.len()).sum();
-        let states = S::at_rest(rules.len(), conditions).map_err(CapacityError::Store)?;
+        let unusual = rules
+            .iter()
+            .flat_map(|r| &r.conditions)
+            .filter(|c| matches!(c, DetectorSpec::Unusual { .. }))
+            .count();
+        let states = S::at_rest(rules.len(), conditions, unusual).map_err(CapacityError::Store)?;
         Ok(Self {
             accepted_range: spec
                 .valid_range
@@ -161,6 +168,19 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
         rules: &[RuleSpec],
         time_ms: i64,
         value: f64,
+        emit: impl FnMut(Transition),
+    ) -> Result<(), Rejection> {
+        self.process_in_group(rules, time_ms, value, None, emit)
+    }
+
+    /// [`Self::process`] for a sensor of a group: `reference` is the median of the latest
+    /// samples of its siblings (see [`crate::siblings`]), `None` until they have reported.
+    pub fn process_in_group(
+        &mut self,
+        rules: &[RuleSpec],
+        time_ms: i64,
+        value: f64,
+        reference: Option<f64>,
         mut emit: impl FnMut(Transition),
     ) -> Result<(), Rejection> {
         debug_assert_eq!(
@@ -204,9 +224,10 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
             before,
             window: &self.window,
             ewma: &self.ewma,
+            reference,
         };
 
-        let (lifecycles, mut detectors) = self.states.split_mut();
+        let (lifecycles, mut detectors, mut unusual) = self.states.split_mut();
         for (index, (rule, lifecycle)) in rules.iter().zip(lifecycles).enumerate() {
             // This rule's detector states are the next `conditions.len()` of the flat run.
             let Some((own, rest)) =
@@ -217,23 +238,37 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
             detectors = rest;
             let mut judgements: Vec<Option<Judgement>, MAX_CONDITIONS> = Vec::new();
             for (spec, detector) in rule.conditions.iter().zip(own) {
+                // An `unusual` condition takes the next state of the run of them.
+                let wide = match spec {
+                    DetectorSpec::Unusual { .. } => {
+                        match core::mem::take(&mut unusual).split_first_mut() {
+                            Some((next, rest)) => {
+                                unusual = rest;
+                                Some(next)
+                            }
+                            None => None, // not the rules of `new`
+                        }
+                    }
+                    _ => None,
+                };
                 // Cannot fail: a rule has at most MAX_CONDITIONS conditions.
-                let _ = judgements.push(detector.judge(spec, &sample));
+                let _ = judgements.push(detector.judge(spec, &sample, wide));
             }
             let holds = match rule.combine {
                 Combine::Any => judgements.iter().flatten().any(|j| j.active),
                 Combine::All => judgements.iter().all(|j| j.is_some_and(|j| j.active)),
             };
-            let Some(new_state) = lifecycle.step(holds, now, &rule.timing) else {
+            let Some(step) = lifecycle.step(holds, now, &rule.timing) else {
                 continue;
             };
-            // Report the condition that decided: the first that holds on a raise, the first
-            // that has a judgement at all on a clear.
+            let new_state = step.state;
+            // Report the condition that decided: the first that holds on a raise (or a raise
+            // held back), the first that has a judgement at all on a clear.
             let decisive = judgements
                 .iter()
                 .enumerate()
                 .filter_map(|(i, j)| j.map(|j| (i, j)))
-                .find(|(_, j)| j.active == (new_state == AlertState::Raised))
+                .find(|(_, j)| j.active == (new_state != AlertState::Cleared))
                 .or_else(|| {
                     judgements
                         .iter()
@@ -257,6 +292,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
             emit(Transition {
                 rule: index,
                 state: new_state,
+                held_back: step.held_back,
                 time_ms: now,
                 severity: rule.severity,
                 value,

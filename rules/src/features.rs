@@ -4,7 +4,8 @@ use crate::window::{SlotIndex, Window};
 
 /// A feature of one sensor's signal. `Value` is the latest sample itself; the others are
 /// computed over the sensor's window (see [`Window`]), except `Ewma`, which is an
-/// exponentially weighted mean over all samples so far.
+/// exponentially weighted mean over all samples so far, and `Departure`, the latest sample
+/// over its siblings' (see [`crate::siblings`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Feature {
     Value,
@@ -20,10 +21,13 @@ pub enum Feature {
     Skewness,
     Ewma,
     RatePerMin,
+    /// The latest sample over the median of the latest samples of the other sensors of its
+    /// group: 1 while it moves with its siblings. Undefined for a sensor without a group.
+    Departure,
 }
 
 impl Feature {
-    pub const ALL: [Feature; 13] = [
+    pub const ALL: [Feature; 14] = [
         Feature::Value,
         Feature::Mean,
         Feature::Std,
@@ -37,6 +41,7 @@ impl Feature {
         Feature::Skewness,
         Feature::Ewma,
         Feature::RatePerMin,
+        Feature::Departure,
     ];
 
     /// The name used in rule files and on the wire.
@@ -55,6 +60,7 @@ impl Feature {
             Feature::Skewness => "skewness",
             Feature::Ewma => "ewma",
             Feature::RatePerMin => "rate_per_min",
+            Feature::Departure => "departure",
         }
     }
 
@@ -91,7 +97,8 @@ impl Ewma {
 }
 
 /// Reads `feature` off the window (which already holds `latest`); `None` while it is undefined
-/// (an empty window, a slope with one timestamp, a crest factor of a zero signal).
+/// (an empty window, a slope with one timestamp, a crest factor of a zero signal), and for
+/// `Departure`, which is not the window's: see [`departure`].
 pub fn read<const N: usize, I: SlotIndex>(
     feature: Feature,
     window: &Window<N, I>,
@@ -116,7 +123,18 @@ pub fn read<const N: usize, I: SlotIndex>(
         Feature::Skewness => moments().map(|m| m.skewness()),
         Feature::Ewma => ewma.value(),
         Feature::RatePerMin => window.slope_per_minute(),
+        Feature::Departure => None,
     }
+}
+
+/// `latest` over its siblings' `reference`; `None` without one. A ratio, so that a move the
+/// whole group makes (a change of load or speed scales every bearing's vibration alike) leaves
+/// it at 1. Only a positive reference has a meaning here: amplitudes, RMS values, currents and
+/// machine temperatures are positive.
+pub fn departure(latest: f64, reference: Option<f64>) -> Option<f64> {
+    reference
+        .filter(|&r| r > 0.0 && r.is_finite())
+        .map(|r| latest / r)
 }
 
 fn peak<const N: usize, I: SlotIndex>(window: &Window<N, I>) -> Option<f64> {

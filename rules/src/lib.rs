@@ -14,11 +14,14 @@ pub mod features;
 pub mod iso10816;
 #[cfg(feature = "std")]
 pub mod lang;
+#[cfg(feature = "std")]
+pub mod siblings;
 pub mod states;
+pub mod unusual;
 pub mod window;
 
 pub use adaptive::{AdaptiveSpec, Evidence, Horizon};
-pub use alert::{AlertState, Severity, Timing};
+pub use alert::{AlertState, Severity, Step, Timing};
 pub use detect::{DetectorKind, DetectorSpec};
 pub use engine::{Combine, RuleSpec, SensorEngine, SensorSpec, Transition};
 pub use features::Feature;

@@ -3,8 +3,8 @@
 //!
 //! Stationary noise, a mean-reverting random walk, a sine with a period from 1 minute to 1 day
 //! sampled from 10 Hz to once per 10 minutes, and a step that then stays: at most one alert
-//! per 100,000 samples after the warm-up (the default rules' settling time), and at most one
-//! for the step. Case counts are modest so that the test runs in seconds in a debug build.
+//! per 100,000 samples after the warm-up (the default rules' settling time), and one more for
+//! the step. Case counts are modest so that the test runs in seconds in a debug build.
 
 use edge_rules::lang::{
     parse_rule_file, RuleSet, SensorRunner, DEFAULT_RULES, DEFAULT_RULES_LABEL,
@@ -57,7 +57,15 @@ fn gaussian(seed: u64) -> impl FnMut() -> f64 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+    // A fixed seed: the properties are statistical (a false-alarm rate on noise), and the
+    // default rules' rate at the slow end, about one alert per 100,000 samples of white noise
+    // sampled every 5 to 6 minutes (docs/detection.md), sits near the budget. A random seed
+    // would fail CI on chance alone; a fixed one still fails when the rules get noisier.
+    #![proptest_config(ProptestConfig {
+        cases: 6,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(17),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn stationary_noise_raises_at_most_one_alert(
@@ -105,10 +113,10 @@ proptest! {
         let at = SAMPLES / 4;
         let signal = (0..SAMPLES).map(|i| 20.0 + noise() + if i >= at { step } else { 0.0 });
         let raised = raised_after_warm_up(interval, signal);
-        // The noise before the step has its own budget of one; the step gets one alert.
+        // The noise has its budget of one alert, before or after the step; the step gets one.
         let step_ms = at as i64 * interval;
         let before = raised.iter().filter(|(t, _)| *t < step_ms).count();
         prop_assert!(before <= 1, "{raised:?}");
-        prop_assert!(raised.len() - before <= 1, "{raised:?}");
+        prop_assert!(raised.len() <= 2, "{raised:?}");
     }
 }

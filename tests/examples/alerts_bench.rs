@@ -79,6 +79,7 @@ fn alert_json(seq: u64, sensor: u64, state: AlertState) -> String {
             row: None,
             statistic: 4.0,
             evidence: None,
+            held_back: 0,
         }),
     };
     wire::to_json("bench", seq, &event)

@@ -82,6 +82,7 @@ pub fn alert_payload(i: u64) -> Vec<u8> {
             row: None,
             statistic: 31.0,
             evidence: None,
+            held_back: 0,
         }),
     };
     edge_agent::event::payload::encode(&event)

@@ -306,6 +306,7 @@ pub(crate) mod tests {
                 row: None,
                 statistic: score,
                 evidence: None,
+                held_back: 0,
             }),
         }
     }

@@ -18,6 +18,10 @@ pub struct ReplayArgs {
     /// Rule files or folders; without it, the embedded default rules.
     #[arg(long)]
     rules: Vec<PathBuf>,
+    /// A rule file to use in place of the embedded default rules, for the sensors with no
+    /// rule of their own: to try other generic rules on recorded data.
+    #[arg(long, value_name = "FILE")]
+    defaults: Option<PathBuf>,
     /// Sensor columns to replay (repeat, or separate with commas); without it, every column.
     #[arg(long, value_delimiter = ',')]
     sensor: Vec<String>,
@@ -31,13 +35,17 @@ pub struct ReplayArgs {
     /// Print each alert's clearing too, not only its raise (the whole lifecycle).
     #[arg(long)]
     clears: bool,
+    /// Judge every column on its own. Without it, columns whose names differ only in their
+    /// digits (`Bearing 1` ... `Bearing 4`) are a group, each judged against its siblings.
+    #[arg(long)]
+    ungrouped: bool,
     /// The gateway id written into each event.
     #[arg(long, default_value = "replay")]
     gateway: String,
 }
 
 pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
-    let rules = match rule_files::load(&args.rules) {
+    let rules = match rule_files::load_with_defaults(&args.rules, args.defaults.as_deref()) {
         Ok(rules) => rules,
         Err(diagnostics) => {
             for diagnostic in &diagnostics {
@@ -66,6 +74,7 @@ pub fn run(args: &ReplayArgs) -> anyhow::Result<ExitCode> {
         exclude: args.exclude.clone(),
         explain: args.explain,
         clears: args.clears,
+        ungrouped: args.ungrouped,
     };
     let summary = replay::replay(input, &options, &rules, &args.gateway, &mut out)
         .with_context(|| format!("replay of {}", args.input.display()))?;

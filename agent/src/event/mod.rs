@@ -97,6 +97,11 @@ pub struct Alert {
     pub statistic: f64,
     /// The normal the sample was judged against, for detectors that keep one (adaptive).
     pub evidence: Option<Evidence>,
+    /// On a raise: raises of this rule on this sensor held back since its previous raise, by
+    /// the rule's `hold_off` or `min_interval` (alert discipline). 0 on a clear, and from
+    /// agents that did not count them.
+    #[serde(default)]
+    pub held_back: u32,
 }
 
 /// Why an alert fired: the long-run normal of its feature.
@@ -178,18 +183,20 @@ impl Event {
 }
 
 impl Alert {
-    /// The event of one engine transition of `plan`'s sensor.
+    /// The event of one engine transition of `plan`'s sensor; `None` for a raise that the
+    /// rule held back, which is counted, not sent.
     pub fn from_transition(
         plan: &edge_rules::lang::SensorPlan,
         transition: &edge_rules::Transition,
         row: Option<u64>,
-    ) -> Self {
+    ) -> Option<Self> {
         let rule = &plan.rules[transition.rule];
-        Self {
+        Some(Self {
             sensor: plan.sensor.clone(),
             state: match transition.state {
                 edge_rules::AlertState::Raised => AlertState::Raised,
                 edge_rules::AlertState::Cleared => AlertState::Cleared,
+                edge_rules::AlertState::HeldBack => return None,
             },
             rule: rule.name.clone(),
             rule_hash: rule.file_hash.clone(),
@@ -210,6 +217,7 @@ impl Alert {
                 spread: e.spread,
                 horizon_s: e.horizon_s,
             }),
-        }
+            held_back: transition.held_back,
+        })
     }
 }

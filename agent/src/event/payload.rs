@@ -5,31 +5,33 @@
 //! | version | shape                                    | written by            |
 //! |---------|------------------------------------------|-----------------------|
 //! | 1       | `Alert` without `statistic` and `evidence`, its `score` the detector's statistic (`payload/v1.rs`) | agents before issue 9 |
-//! | 2       | [`Event`] as in `event/mod.rs` today     | this code             |
+//! | 2       | `Alert` without `held_back` (`payload/v2.rs`) | agents before alert discipline |
+//! | 3       | [`Event`] as in `event/mod.rs` today     | this code             |
 //!
 //! Records of spool layout 1 predate this byte; the spool hands their payloads out with
 //! version 1 in front (`spool::LEGACY_PAYLOAD_VERSION`), which is the shape they have.
 //!
-//! # Adding version 2 (say, new fields in `Alert`)
+//! # Adding a version (say, new fields in `Alert`)
 //!
-//! 1. Copy today's types into `payload/v1.rs` as they are (postcard only needs the same
+//! 1. Copy today's types into `payload/vN.rs` as they are (postcard only needs the same
 //!    fields in the same order), and write `From<v1::Event> for Event` (new fields get
 //!    their "unknown" value).
-//! 2. Change the types in `event/mod.rs`; set [`PAYLOAD_VERSION`] to 2.
-//! 3. In [`decode`], add `1 => body::<v1::Event>(1, bytes).map(Event::from)`.
-//! 4. Add a fixture spool written by the previous version beside
-//!    `agent/tests/fixtures/spool-v1` and a test like `tests/payload_versions.rs`.
+//! 2. Change the types in `event/mod.rs`; set [`PAYLOAD_VERSION`] to N + 1.
+//! 3. In [`decode`], add `N => body::<vN::Event>(N, bytes).map(Event::from)`.
+//! 4. Add a test that the previous version's payloads decode, like the ones below, or a
+//!    fixture spool written by the previous version as `agent/tests/fixtures/spool-v1`.
 //!
 //! A payload with a version this code does not know is refused with
 //! [`PayloadError::UnknownVersion`] (an agent downgraded over a newer backlog): the sinks
 //! say so loudly and never guess.
 
 mod v1;
+mod v2;
 
 use super::Event;
 
 /// The version this code writes.
-pub const PAYLOAD_VERSION: u8 = 2;
+pub const PAYLOAD_VERSION: u8 = 3;
 
 /// Why a payload does not decode.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -54,6 +56,7 @@ pub fn decode(payload: &[u8]) -> Result<Event, PayloadError> {
     let (&version, bytes) = payload.split_first().ok_or(PayloadError::Empty)?;
     match version {
         PAYLOAD_VERSION => body::<Event>(version, bytes),
+        2 => body::<v2::Event>(2, bytes).map(Event::from),
         1 => body::<v1::Event>(1, bytes).map(Event::from),
         _ => Err(PayloadError::UnknownVersion { version }),
     }
@@ -167,6 +170,42 @@ mod tests {
         assert!(alert.score.is_nan());
         assert_eq!(alert.evidence, None);
         assert_eq!(event.ts_ms, 7);
+    }
+
+    #[test]
+    fn a_version_2_alert_decodes_with_no_raise_held_back() {
+        let old = v2::Event {
+            ts_ms: 9,
+            body: v2::EventBody::Alert(v2::Alert {
+                sensor: "s".into(),
+                state: crate::event::AlertState::Raised,
+                rule: "unusual-behaviour".into(),
+                rule_hash: "0123456789abcdef".into(),
+                severity: crate::event::Severity::Warning,
+                detector: "adaptive".into(),
+                value: 3.0,
+                feature: "value".into(),
+                feature_value: 3.0,
+                score: 0.999,
+                row: Some(12),
+                statistic: 7.5,
+                evidence: Some(crate::event::Evidence {
+                    level: 1.0,
+                    spread: 0.5,
+                    horizon_s: 21_600.0,
+                }),
+            }),
+        };
+        let mut payload = vec![2];
+        payload.extend(postcard::to_stdvec(&old).expect("encode"));
+        let event = decode(&payload).expect("version 2 decodes");
+        let crate::event::EventBody::Alert(alert) = event.body else {
+            panic!("an alert: {event:?}");
+        };
+        assert_eq!((alert.statistic, alert.score, alert.row), (7.5, 0.999, Some(12)));
+        assert_eq!(alert.evidence.map(|e| e.horizon_s), Some(21_600.0));
+        assert_eq!(alert.held_back, 0);
+        assert_eq!(event.ts_ms, 9);
     }
 
     proptest! {

@@ -18,7 +18,7 @@
 //! | `edge_agent_serial_frames_total` | `stream` (frames or lines that passed every check) |
 //! | `edge_agent_serial_dropped_total` | `stream`, `cause` |
 //! | `edge_agent_serial_bytes_total` | `stream` |
-//! | `edge_agent_alerts_raised_total`, `edge_agent_alerts_active` | `severity` |
+//! | `edge_agent_alerts_raised_total`, `edge_agent_alerts_held_back_total`, `edge_agent_alerts_active` | `severity` |
 //! | `edge_agent_spool_pending_records`, `edge_agent_spool_pending_bytes` | `class` |
 //! | `edge_agent_spool_max_bytes`, `edge_agent_spool_oldest_age_seconds`, `edge_agent_spool_appended_total`, `edge_agent_spool_quarantined_total` | |
 //! | `edge_agent_spool_dropped_total` | `reason` (`full`, `undecodable`, `rejected`), `class` |
@@ -231,13 +231,18 @@ fn sources(f: &Families, observer: &Observer) -> prometheus::Result<()> {
 }
 
 fn alerts_and_rules(f: &Families, observer: &Observer) -> prometheus::Result<()> {
-    let (raised_counts, active_counts) = {
+    let (raised_counts, held_back_counts, active_counts) = {
         let model = observer.model();
-        (model.raised, model.active_by_severity())
+        (model.raised, model.held_back, model.active_by_severity())
     };
     let raised = f.counter(
         "edge_agent_alerts_raised_total",
         "Alerts raised, by severity",
+        &["severity"],
+    )?;
+    let held_back = f.counter(
+        "edge_agent_alerts_held_back_total",
+        "Raises not sent because their rule had cleared or raised too recently (hold-off, min_interval), by severity",
         &["severity"],
     )?;
     let active = f.gauge(
@@ -249,6 +254,9 @@ fn alerts_and_rules(f: &Families, observer: &Observer) -> prometheus::Result<()>
         raised
             .with_label_values(&[severity])
             .inc_by(raised_counts[i]);
+        held_back
+            .with_label_values(&[severity])
+            .inc_by(held_back_counts[i]);
         active
             .with_label_values(&[severity])
             .set(active_counts[i] as f64);

@@ -133,6 +133,9 @@ pub struct StatusModel {
     pub recent: VecDeque<AlertView>,
     /// Alerts raised, by severity (info, warning, critical).
     pub raised: [u64; 3],
+    /// Raises held back by their rule's hold-off or minimum interval, by severity, as the
+    /// rules stage counts them.
+    pub held_back: [u64; 3],
     pub health: BTreeMap<String, HealthView>,
     /// Bumped on every change, so that watchers can tell whether anything moved.
     pub version: u64,
@@ -319,6 +322,7 @@ mod tests {
                 row: None,
                 statistic: 5.0,
                 evidence: None,
+                held_back: 0,
             }),
         }
     }

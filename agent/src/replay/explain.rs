@@ -1,5 +1,8 @@
 //! `replay --explain`: one line of text per alert that says why it fired.
 
+use edge_rules::lang::SensorPlan;
+use edge_rules::Transition;
+
 use crate::event::{Alert, AlertState};
 
 /// Why `alert` (at `ts_ms`) changed state, for a human: its score, the detector and its
@@ -33,7 +36,33 @@ pub fn explain(alert: &Alert, ts_ms: i64) -> String {
             span(e.horizon_s)
         ));
     }
+    if alert.held_back > 0 {
+        line.push_str(&format!(
+            "; {} raise(s) held back since the last",
+            alert.held_back
+        ));
+    }
     line
+}
+
+/// Why a raise was not sent: the condition held long enough, but the rule had cleared (or
+/// raised) too recently on this sensor.
+pub fn explain_held_back(plan: &SensorPlan, transition: &Transition, row: u64) -> String {
+    let rule = &plan.rules[transition.rule];
+    let timing = &plan.specs[transition.rule].timing;
+    format!(
+        "why: {} `{}` held back at row {row} ({}): the condition held ({} statistic {}), but \
+         the rule does not raise again within {} of clearing or {} of raising; {} held back \
+         since the last raise",
+        plan.sensor,
+        rule.name,
+        super::super::event::wire::format_ts(transition.time_ms),
+        transition.detector.name(),
+        number(transition.statistic, 2),
+        span(timing.hold_off_ms as f64 / 1000.0),
+        span(timing.min_reraise_ms as f64 / 1000.0),
+        transition.held_back,
+    )
 }
 
 fn number(x: f64, decimals: usize) -> String {
@@ -80,6 +109,7 @@ mod tests {
                 spread: 0.4,
                 horizon_s: 21_600.0,
             }),
+            held_back: 0,
         };
         assert_eq!(
             explain(&alert, 0),

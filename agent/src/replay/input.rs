@@ -147,6 +147,15 @@ impl<R: Read> CsvSamples<R> {
         }
     }
 
+    /// The sensor columns of a wide or single file, in header order; empty for a long file,
+    /// whose sensors are known only as they come.
+    pub fn columns(&self) -> &[String] {
+        match self.shape {
+            Shape::Long => &[],
+            Shape::Wide { .. } => &self.sensors,
+        }
+    }
+
     pub fn counters(&self) -> InputCounters {
         self.counters
     }

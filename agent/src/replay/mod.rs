@@ -18,9 +18,10 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 
 use edge_rules::lang::{RuleSet, SensorPlan, SensorRunner};
+use edge_rules::siblings::{infer_groups, Siblings};
 use thiserror::Error;
 
-pub use explain::explain;
+pub use explain::{explain, explain_held_back};
 pub use input::{CsvSamples, InputCounters, InputError};
 
 use crate::event::{wire, Alert, AlertState, Event, EventBody};
@@ -33,6 +34,8 @@ pub struct ReplaySummary {
     pub sensors: usize,
     pub raised: u64,
     pub cleared: u64,
+    /// Raises held back by their rule's hold-off or minimum interval.
+    pub held_back: u64,
     pub rejected_not_finite: u64,
     pub rejected_out_of_range: u64,
     /// Samples whose timestamp did not move forward for their sensor (processed in file order).
@@ -44,7 +47,7 @@ impl std::fmt::Display for ReplaySummary {
         let i = &self.input;
         write!(
             f,
-            "replay: {} rows, {} samples of {} sensors; {} alerts raised, {} cleared; \
+            "replay: {} rows, {} samples of {} sensors; {} alerts raised, {} cleared, {} held back; \
              skipped: {} bad timestamps, {} bad values, {} empty cells, {} ragged rows; \
              rejected: {} not finite, {} out of range; {} timestamps out of order",
             i.rows,
@@ -52,6 +55,7 @@ impl std::fmt::Display for ReplaySummary {
             self.sensors,
             self.raised,
             self.cleared,
+            self.held_back,
             i.bad_timestamps,
             i.bad_values,
             i.empty_cells,
@@ -78,6 +82,8 @@ pub enum ReplayError {
 struct SensorRun {
     plan: SensorPlan,
     runner: SensorRunner,
+    /// Whether the sensor is judged against siblings (see [`Siblings`]).
+    grouped: bool,
 }
 
 /// What to replay, and how to print it.
@@ -91,6 +97,8 @@ pub struct ReplayOptions {
     pub explain: bool,
     /// `--clears`: print the clearing of each alert too, not only its raise.
     pub clears: bool,
+    /// `--ungrouped`: infer no groups from the columns' names; only the rule files' groups.
+    pub ungrouped: bool,
 }
 
 /// Replays `input` (see [`input`] for the shapes) through `rules`, writing one JSON line per
@@ -117,6 +125,18 @@ pub fn replay<R: Read>(
         }
         Err(e) => return Err(e.into()),
     };
+    // Groups: the rule files' first, then columns whose names differ only in their digits.
+    let inferred = if options.ungrouped {
+        Vec::new()
+    } else {
+        infer_groups(samples.columns().iter().map(String::as_str))
+    };
+    let mut siblings = Siblings::new(
+        rules
+            .groups()
+            .map(|g| g.sensors.clone())
+            .chain(inferred),
+    );
     let mut runs: HashMap<usize, SensorRun> = HashMap::new();
     let mut summary = ReplaySummary::default();
     let mut seq = 0u64;
@@ -127,7 +147,8 @@ pub fn replay<R: Read>(
             std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
             std::collections::hash_map::Entry::Vacant(e) => {
                 let name = samples.sensor_name(sample.sensor).to_string();
-                let plan = rules.plan(&name, None).map_err(|e| ReplayError::Plan {
+                let grouped = siblings.is_grouped(&name);
+                let plan = rules.plan_in_group(&name, None, grouped).map_err(|e| ReplayError::Plan {
                     sensor: name.clone(),
                     reason: e.to_string(),
                 })?;
@@ -135,15 +156,34 @@ pub fn replay<R: Read>(
                     sensor: name,
                     reason: format!("{e:?}"),
                 })?;
-                e.insert(SensorRun { plan, runner })
+                e.insert(SensorRun {
+                    plan,
+                    runner,
+                    grouped,
+                })
             }
         };
+        let reference = if run.grouped {
+            siblings.observe(&run.plan.sensor, sample.ts_ms, sample.value)
+        } else {
+            None
+        };
         // Rejections are counted by the engine and summed up below.
-        let _ = run
-            .runner
-            .process(sample.ts_ms, sample.value, &mut |t| transitions.push(t));
+        let _ = run.runner.process_in_group(
+            sample.ts_ms,
+            sample.value,
+            reference,
+            &mut |t| transitions.push(t),
+        );
         for transition in transitions.drain(..) {
-            let alert = Alert::from_transition(&run.plan, &transition, Some(sample.row));
+            let Some(alert) = Alert::from_transition(&run.plan, &transition, Some(sample.row))
+            else {
+                summary.held_back += 1;
+                if options.explain {
+                    writeln!(out, "{}", explain_held_back(&run.plan, &transition, sample.row))?;
+                }
+                continue;
+            };
             match alert.state {
                 AlertState::Raised => summary.raised += 1,
                 AlertState::Cleared => summary.cleared += 1,

@@ -19,6 +19,7 @@ mod task;
 use std::collections::HashMap;
 
 use edge_rules::lang::{RuleSet, SensorPlan, SensorRunner};
+use edge_rules::siblings::Siblings;
 use edge_rules::Feature;
 use tracing::warn;
 
@@ -27,15 +28,22 @@ use crate::event::{Alert, Event, EventBody, FeatureSet, Quality};
 pub use reload::ReloadSummary;
 pub use task::{run, Reload, RulesLinks, RulesTaskError};
 
+/// The groups of `rules`, each sensor judged against its siblings.
+fn siblings_of(rules: &RuleSet) -> Siblings {
+    Siblings::new(rules.groups().map(|g| g.sensors.clone()))
+}
+
 /// Whether a feature goes into a `features` event: every window feature. `value` is the
 /// reading itself, and `ewma` is not a window feature.
 fn is_sent(feature: Feature) -> bool {
-    !matches!(feature, Feature::Value | Feature::Ewma)
+    !matches!(feature, Feature::Value | Feature::Ewma | Feature::Departure)
 }
 
 struct Sensor {
     plan: SensorPlan,
     runner: SensorRunner,
+    /// Whether the sensor is in a `[[group]]`: judged against its siblings' latest samples.
+    grouped: bool,
     samples_since_features: usize,
     rejection_logged: bool,
 }
@@ -45,7 +53,12 @@ pub struct RulesStage {
     rules: RuleSet,
     /// `None` for a sensor no rules can run for (already logged).
     sensors: HashMap<String, Option<Box<Sensor>>>,
+    /// The rule files' groups and their members' latest samples.
+    siblings: Siblings,
     forward_readings: bool,
+    /// Raises held back by their rule's hold-off or minimum interval, by severity (info,
+    /// warning, critical): counted, never spooled.
+    held_back: [u64; 3],
 }
 
 impl std::fmt::Debug for RulesStage {
@@ -59,10 +72,17 @@ impl std::fmt::Debug for RulesStage {
 impl RulesStage {
     pub fn new(rules: RuleSet, forward_readings: bool) -> Self {
         Self {
+            siblings: siblings_of(&rules),
             rules,
             sensors: HashMap::new(),
             forward_readings,
+            held_back: [0; 3],
         }
+    }
+
+    /// Raises held back so far, by severity (info, warning, critical).
+    pub fn held_back(&self) -> [u64; 3] {
+        self.held_back
     }
 
     /// Builds the engines of `sensor_ids` now rather than at their first reading, so that the
@@ -106,8 +126,17 @@ impl RulesStage {
             return;
         };
         let plan = &sensor.plan;
-        let processed = sensor.runner.process(ts_ms, value, &mut |transition| {
-            let alert = Alert::from_transition(plan, &transition, None);
+        let reference = if sensor.grouped {
+            self.siblings.observe(sensor_id, ts_ms, value)
+        } else {
+            None
+        };
+        let held_back = &mut self.held_back;
+        let processed = sensor.runner.process_in_group(ts_ms, value, reference, &mut |transition| {
+            let Some(alert) = Alert::from_transition(plan, &transition, None) else {
+                held_back[transition.severity as usize] += 1;
+                return;
+            };
             out.push(Event {
                 ts_ms: transition.time_ms,
                 body: EventBody::Alert(alert),
@@ -149,6 +178,7 @@ impl RulesStage {
             .and_then(|plan| {
                 let runner = SensorRunner::new(&plan).map_err(|e| format!("{e:?}"))?;
                 Ok(Box::new(Sensor {
+                    grouped: self.siblings.is_grouped(sensor_id),
                     plan,
                     runner,
                     samples_since_features: 0,

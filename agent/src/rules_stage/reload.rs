@@ -36,6 +36,7 @@ fn same_engine(old: &SensorPlan, new: &SensorPlan) -> bool {
 impl RulesStage {
     /// Runs `rules` from now on; see the module docs for what survives.
     pub fn replace_rules(&mut self, rules: RuleSet, forward_readings: bool) -> ReloadSummary {
+        self.siblings = super::siblings_of(&rules);
         self.rules = rules;
         self.forward_readings = forward_readings;
         let mut summary = ReloadSummary::default();
@@ -45,6 +46,7 @@ impl RulesStage {
             if let (Some(Some(sensor)), Some(plan)) = (self.sensors.get_mut(&id), plan) {
                 if same_engine(&sensor.plan, &plan) {
                     sensor.plan = plan;
+                    sensor.grouped = self.siblings.is_grouped(&id);
                     summary.kept += 1;
                     continue;
                 }

@@ -103,6 +103,7 @@ pub async fn run(mut stage: RulesStage, links: RulesLinks) -> Result<(), RulesTa
             let mut seen = crate::stats::lock(&stats.status);
             seen.observe(&event);
             stage.process(event, &mut out);
+            seen.held_back = stage.held_back();
             let derived = out[from..].iter().filter(|e| e.body.kind() != "reading");
             derived.for_each(|e| seen.observe(e));
             drop(seen);

@@ -11,8 +11,11 @@ use toml::Spanned;
 use super::condition::compile_condition;
 use super::diagnostic::{Diagnostics, Reporter};
 use super::duration::parse_ms;
-use super::model::{Rule, RuleFile, SensorDecl, SensorKind, Target, DEFAULT_WINDOW, MAX_WINDOW};
-use super::schema::{FileDef, HorizonDef, RuleDef, SensorDef};
+use super::model::{
+    Group, Rule, RuleFile, SensorDecl, SensorKind, SiblingFilter, Target, DEFAULT_WINDOW,
+    MAX_WINDOW,
+};
+use super::schema::{FileDef, GroupDef, HorizonDef, RuleDef, SensorDef};
 use crate::alert::{Severity, Timing};
 use crate::engine::{Combine, RuleSpec, SensorSpec, MAX_CONDITIONS};
 
@@ -41,6 +44,7 @@ pub fn parse_rule_file(label: &str, text: &str) -> Result<RuleFile, Diagnostics>
         );
     }
     let sensors = compile_sensors(&def.sensors, &mut report);
+    let groups = compile_groups(&def.groups, &mut report);
     let windows: HashMap<&str, usize> = sensors
         .iter()
         .map(|s| (s.id.as_str(), s.spec.window))
@@ -68,6 +72,7 @@ pub fn parse_rule_file(label: &str, text: &str) -> Result<RuleFile, Diagnostics>
         label: label.to_string(),
         hash: content_hash(text),
         sensors,
+        groups,
         rules,
     })
 }
@@ -84,6 +89,41 @@ fn unexpected_at(text: &str, offset: usize) -> String {
 fn content_hash(text: &str) -> String {
     let digest = Sha256::digest(text.as_bytes());
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+fn compile_groups(defs: &[Spanned<GroupDef>], report: &mut Reporter<'_>) -> Vec<Group> {
+    let mut names = HashSet::new();
+    let mut member_of: HashMap<String, String> = HashMap::new();
+    let mut groups = Vec::new();
+    for def in defs.iter().map(Spanned::get_ref) {
+        let name = def.name.get_ref();
+        if name.trim().is_empty() {
+            report.error(def.name.span(), "a group name must not be empty");
+        } else if !names.insert(name.clone()) {
+            report.error(def.name.span(), format!("group `{name}` is defined twice"));
+        }
+        let sensors = def.sensors.get_ref();
+        if sensors.len() < 2 {
+            report.error(
+                def.sensors.span(),
+                "a group needs at least two sensors: a sensor is judged against its siblings",
+            );
+            continue;
+        }
+        for id in sensors {
+            if let Some(other) = member_of.insert(id.clone(), name.clone()) {
+                report.error(
+                    def.sensors.span(),
+                    format!("sensor `{id}` is already in group `{other}`: a sensor belongs to one group at most"),
+                );
+            }
+        }
+        groups.push(Group {
+            name: name.clone(),
+            sensors: sensors.clone(),
+        });
+    }
+    groups
 }
 
 fn compile_sensors(defs: &[Spanned<SensorDef>], report: &mut Reporter<'_>) -> Vec<SensorDecl> {
@@ -256,6 +296,7 @@ fn compile_rule(
         raise_after_ms: duration(&def.raise_after, report),
         clear_after_ms: duration(&def.clear_for, report),
         min_reraise_ms: duration(&def.min_interval, report),
+        hold_off_ms: duration(&def.hold_off, report),
     };
     if def.when.is_empty() {
         report.error(
@@ -281,9 +322,25 @@ fn compile_rule(
             let _ = conditions.push(spec);
         }
     }
+    let siblings = match &def.siblings {
+        None => SiblingFilter::Any,
+        Some(v) => match v.get_ref().as_str() {
+            "any" => SiblingFilter::Any,
+            "grouped" => SiblingFilter::Grouped,
+            "alone" => SiblingFilter::Alone,
+            other => {
+                report.error(
+                    v.span(),
+                    format!("unknown siblings `{other}`: expected `any`, `grouped` (only sensors of a [[group]]) or `alone` (only sensors without one)"),
+                );
+                SiblingFilter::Any
+            }
+        },
+    };
     (conditions.len() == def.when.len()).then(|| Rule {
         name: def.name.get_ref().clone(),
         target,
+        siblings,
         spec: RuleSpec {
             conditions,
             combine,

@@ -46,6 +46,7 @@ fn keys_of(kind: DetectorKind) -> Vec<&'static str> {
             "min_rel_std",
             "idle_below",
         ],
+        DetectorKind::Unusual => &["feature"],
     };
     let baseline = matches!(
         kind,
@@ -67,6 +68,7 @@ fn detector_kind(name: &str) -> Option<DetectorKind> {
         DetectorKind::Iso10816,
         DetectorKind::Flatline,
         DetectorKind::Adaptive,
+        DetectorKind::Unusual,
     ]
     .into_iter()
     .find(|k| k.name() == name)
@@ -198,6 +200,9 @@ pub(crate) fn compile_condition(
             })
         }
         DetectorKind::Adaptive => Some(adaptive(c, &mut checks)),
+        DetectorKind::Unusual => Some(DetectorSpec::Unusual {
+            feature: feature(c, Feature::Value, &mut checks),
+        }),
         DetectorKind::Cusum => {
             let baseline = baseline(c, window, &mut checks);
             let k = checks.non_negative(&c.slack, 0.5, "slack");
@@ -377,6 +382,8 @@ fn adaptive(c: &ConditionDef, checks: &mut Checks<'_, '_>) -> DetectorSpec {
             min_std: checks.non_negative(&c.min_std, 0.0, "min_std"),
             min_rel_std: checks.non_negative(&c.min_rel_std, 0.001, "min_rel_std"),
             idle_below,
+            score_history: None,
+            clip_scores: true,
         },
     }
 }

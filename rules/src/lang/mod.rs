@@ -14,7 +14,9 @@ mod schema;
 pub use compile::parse_rule_file;
 pub use diagnostic::{Diagnostic, Diagnostics, Reporter};
 pub use duration::parse_ms as parse_duration_ms;
-pub use model::{Rule, RuleFile, SensorDecl, SensorKind, Target, DEFAULT_WINDOW, MAX_WINDOW};
+pub use model::{
+    Group, Rule, RuleFile, SensorDecl, SensorKind, SiblingFilter, Target, DEFAULT_WINDOW, MAX_WINDOW,
+};
 pub use ruleset::{AppliedRule, RuleSet, SensorPlan, SensorRunner};
 
 /// The generic rules applied to a sensor without rules of its own (`rules/default.toml`).

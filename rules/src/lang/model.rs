@@ -57,11 +57,53 @@ pub enum Target {
     Kind(Option<SensorKind>),
 }
 
+/// Which sensors a rule applies to by their group: a sensor of a group is judged against its
+/// siblings, so that a move the whole group makes is taken for the operating point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SiblingFilter {
+    /// Sensors with and without a group.
+    #[default]
+    Any,
+    /// Only sensors of a group.
+    Grouped,
+    /// Only sensors without a group.
+    Alone,
+}
+
+impl SiblingFilter {
+    pub const fn name(self) -> &'static str {
+        match self {
+            SiblingFilter::Any => "any",
+            SiblingFilter::Grouped => "grouped",
+            SiblingFilter::Alone => "alone",
+        }
+    }
+
+    pub fn admits(self, grouped: bool) -> bool {
+        match self {
+            SiblingFilter::Any => true,
+            SiblingFilter::Grouped => grouped,
+            SiblingFilter::Alone => !grouped,
+        }
+    }
+}
+
+/// Like sensors (the bearings of one machine, three motor phases) that a rule may judge
+/// against each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    /// Two or more sensor ids.
+    pub sensors: Vec<String>,
+}
+
 /// One validated rule.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rule {
     pub name: String,
     pub target: Target,
+    /// Whether the rule applies to sensors of a group, to the others, or to both.
+    pub siblings: SiblingFilter,
     pub spec: RuleSpec,
 }
 
@@ -74,5 +116,6 @@ pub struct RuleFile {
     /// decided an alert.
     pub hash: String,
     pub sensors: Vec<SensorDecl>,
+    pub groups: Vec<Group>,
     pub rules: Vec<Rule>,
 }

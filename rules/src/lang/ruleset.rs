@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::model::{Rule, RuleFile, SensorKind, Target, DEFAULT_WINDOW};
+use super::model::{Group, Rule, RuleFile, SensorKind, Target, DEFAULT_WINDOW};
 use crate::detect::{BaselineSpec, DetectorKind, DetectorSpec};
 use crate::engine::{
     CapacityError, Counters, Rejection, RuleSpec, SensorEngine, SensorSpec, Transition,
@@ -102,11 +102,36 @@ impl RuleSet {
         self.files.iter().chain([&self.default])
     }
 
-    /// The plan of `sensor`; `kind_hint` is used when no rule file declares the sensor.
+    /// The group `sensor` belongs to in the rule files, if any (the first file that puts it
+    /// in one decides).
+    pub fn group_of(&self, sensor: &str) -> Option<&Group> {
+        self.files()
+            .flat_map(|f| &f.groups)
+            .find(|g| g.sensors.iter().any(|s| s == sensor))
+    }
+
+    /// Every group of the rule files, in order of precedence.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.files().flat_map(|f| &f.groups)
+    }
+
+    /// The plan of `sensor`; `kind_hint` is used when no rule file declares the sensor. It
+    /// is of a group when the rule files put it in one.
     pub fn plan(
         &self,
         sensor: &str,
         kind_hint: Option<SensorKind>,
+    ) -> Result<SensorPlan, PlanError> {
+        self.plan_in_group(sensor, kind_hint, self.group_of(sensor).is_some())
+    }
+
+    /// The plan of `sensor`, of a group or not as `grouped` says (a caller that infers groups
+    /// the rule files do not name, such as `replay` from a file's columns).
+    pub fn plan_in_group(
+        &self,
+        sensor: &str,
+        kind_hint: Option<SensorKind>,
+        grouped: bool,
     ) -> Result<SensorPlan, PlanError> {
         let declared = self.files().enumerate().find_map(|(index, f)| {
             f.sensors
@@ -127,10 +152,10 @@ impl RuleSet {
             }
         };
         let own = declared
-            .map(|(file, _)| self.matching(file, sensor, kind))
+            .map(|(file, _)| self.matching(file, sensor, kind, grouped))
             .unwrap_or_default();
         let chosen = if own.is_empty() {
-            self.matching(self.files.len(), sensor, kind)
+            self.matching(self.files.len(), sensor, kind, grouped)
         } else {
             own
         };
@@ -198,12 +223,13 @@ impl RuleSet {
         (file, &file.rules[rule])
     }
 
-    /// The rules of the file at `index` that apply to `sensor` of `kind`.
-    fn matching(&self, index: usize, sensor: &str, kind: SensorKind) -> Vec<RuleRef> {
+    /// The rules of the file at `index` that apply to `sensor` of `kind`, of a group or not.
+    fn matching(&self, index: usize, sensor: &str, kind: SensorKind, grouped: bool) -> Vec<RuleRef> {
         self.file(index)
             .rules
             .iter()
             .enumerate()
+            .filter(|(_, rule)| rule.siblings.admits(grouped))
             .filter(|(_, rule)| match &rule.target {
                 Target::Sensors(ids) => ids.iter().any(|id| id == sensor),
                 Target::Kind(selector) => selector.is_none_or(|k| k == kind),
@@ -238,7 +264,9 @@ fn resolve_for_window(spec: &RuleSpec, window: usize) -> RuleSpec {
                 min_count,
                 ..
             } => *min_count = window,
-            DetectorSpec::Level { .. } | DetectorSpec::Adaptive { .. } => {}
+            DetectorSpec::Level { .. }
+            | DetectorSpec::Adaptive { .. }
+            | DetectorSpec::Unusual { .. } => {}
         }
     }
     spec
@@ -288,7 +316,19 @@ impl SensorRunner {
         value: f64,
         emit: &mut dyn FnMut(Transition),
     ) -> Result<(), Rejection> {
-        self.inner.process(time_ms, value, emit)
+        self.inner.process(time_ms, value, None, emit)
+    }
+
+    /// [`Self::process`] for a sensor of a group, with the median of its siblings' latest
+    /// samples (see [`crate::siblings::Siblings`]).
+    pub fn process_in_group(
+        &mut self,
+        time_ms: i64,
+        value: f64,
+        reference: Option<f64>,
+        emit: &mut dyn FnMut(Transition),
+    ) -> Result<(), Rejection> {
+        self.inner.process(time_ms, value, reference, emit)
     }
 
     pub fn counters(&self) -> Counters {
@@ -306,6 +346,7 @@ trait Run: Send {
         &mut self,
         time_ms: i64,
         value: f64,
+        reference: Option<f64>,
         emit: &mut dyn FnMut(Transition),
     ) -> Result<(), Rejection>;
     fn counters(&self) -> Counters;
@@ -332,9 +373,11 @@ impl<const N: usize, I: SlotIndex + Send> Run for Sized<N, I> {
         &mut self,
         time_ms: i64,
         value: f64,
+        reference: Option<f64>,
         emit: &mut dyn FnMut(Transition),
     ) -> Result<(), Rejection> {
-        self.engine.process(&self.specs, time_ms, value, emit)
+        self.engine
+            .process_in_group(&self.specs, time_ms, value, reference, emit)
     }
 
     fn counters(&self) -> Counters {

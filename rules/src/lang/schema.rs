@@ -14,8 +14,20 @@ pub(crate) struct FileDef {
     pub description: Option<String>,
     #[serde(default, rename = "sensor")]
     pub sensors: Vec<Spanned<SensorDef>>,
+    #[serde(default, rename = "group")]
+    pub groups: Vec<Spanned<GroupDef>>,
     #[serde(default, rename = "rule")]
     pub rules: Vec<Spanned<RuleDef>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct GroupDef {
+    pub name: Spanned<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub description: Option<String>,
+    pub sensors: Spanned<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -61,6 +73,10 @@ pub(crate) struct RuleDef {
     pub clear_for: Option<Spanned<String>>,
     #[serde(default)]
     pub min_interval: Option<Spanned<String>>,
+    #[serde(default)]
+    pub hold_off: Option<Spanned<String>>,
+    #[serde(default)]
+    pub siblings: Option<Spanned<String>>,
     #[serde(default)]
     pub when: Vec<Spanned<ConditionDef>>,
 }

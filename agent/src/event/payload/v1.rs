@@ -57,6 +57,7 @@ impl From<Event> for event::Event {
                 row: a.row,
                 statistic: a.score,
                 evidence: None,
+                held_back: 0,
             }),
         };
         Self {
