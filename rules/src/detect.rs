@@ -170,6 +170,8 @@ pub struct Judgement {
     pub score: Score,
     /// The normal the sample was judged against (adaptive detector only).
     pub evidence: Option<Evidence>,
+    /// The view that holds (`unusual` detector only).
+    pub view: Option<crate::unusual::View>,
 }
 
 /// How unusual a sample is, 0–1, worked out only when asked: `Φ` costs more than the rest of
@@ -274,6 +276,7 @@ impl DetectorState {
                     statistic: value,
                     score: Score::Value(if self.active { 1.0 } else { 0.0 }),
                     evidence: None,
+                    view: None,
                 })
             }
             DetectorSpec::ZScore {
@@ -292,6 +295,7 @@ impl DetectorState {
                     statistic: z,
                     score: Score::Normal(z),
                     evidence: None,
+                    view: None,
                 })
             }
             DetectorSpec::EwmaChart {
@@ -321,6 +325,7 @@ impl DetectorState {
                     statistic: deviation,
                     score: Score::Normal(deviation),
                     evidence: None,
+                    view: None,
                 })
             }
             DetectorSpec::Cusum {
@@ -357,6 +362,7 @@ impl DetectorState {
                     statistic: sum,
                     score: Score::Value((sum / h).min(1.0)),
                     evidence: None,
+                    view: None,
                 })
             }
             DetectorSpec::Adaptive { feature, spec } => {
@@ -370,6 +376,7 @@ impl DetectorState {
                     statistic: scored.raw,
                     score: Score::Normal(scored.surprise),
                     evidence: Some(scored.evidence),
+                    view: None,
                 })
             }
             DetectorSpec::Unusual { feature } => {
@@ -385,6 +392,7 @@ impl DetectorState {
                         .adaptive
                         .map_or(Score::Value(f64::NAN), |a| Score::Normal(a.surprise)),
                     evidence: judged.adaptive.map(|a| a.evidence),
+                    view: judged.view,
                 })
             }
         }

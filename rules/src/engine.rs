@@ -75,6 +75,8 @@ pub struct Transition {
     pub statistic: f64,
     /// The normal the sample was judged against, for detectors that keep one.
     pub evidence: Option<crate::adaptive::Evidence>,
+    /// The view that held, for the `unusual` detector.
+    pub view: Option<crate::unusual::View>,
 }
 
 /// Why a sample was not taken.
@@ -286,6 +288,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                         statistic: f64::NAN,
                         score: Score::Value(f64::NAN),
                         evidence: None,
+                        view: None,
                     },
                 ),
             };
@@ -302,6 +305,7 @@ impl<const N: usize, S: RuleStates, I: SlotIndex> SensorEngine<N, S, I> {
                 score: judgement.score.value(),
                 statistic: judgement.statistic,
                 evidence: judgement.evidence,
+                view: judgement.view,
             });
         }
         Ok(())

@@ -201,7 +201,13 @@ impl TailGate {
     }
 
     /// Judges score `r` at `time_ms`; `None` while settling or without a score.
-    fn judge(&mut self, spec: &GateSpec, time_ms: i64, r: Option<f64>, learn: bool) -> Option<bool> {
+    fn judge(
+        &mut self,
+        spec: &GateSpec,
+        time_ms: i64,
+        r: Option<f64>,
+        learn: bool,
+    ) -> Option<bool> {
         if !self.started {
             (self.started, self.first_ms, self.last_ms) = (true, time_ms, time_ms);
         }
@@ -211,13 +217,17 @@ impl TailGate {
         let dt = time_ms.saturating_sub(self.last_ms).max(0);
         self.last_ms = self.last_ms.max(time_ms);
         let interval_ms = mean_interval_ms(self.first_ms, time_ms, self.samples - 1);
-        let horizon_ms = spec.horizon_ms.max(GATE_MIN_SAMPLES.saturating_mul(interval_ms));
+        let horizon_ms = spec
+            .horizon_ms
+            .max(GATE_MIN_SAMPLES.saturating_mul(interval_ms));
         // exp(Δt / h) = 1 / (1 − w) for w = 1 − exp(−Δt / h).
         let fraction_left = 1.0 - self.growth_of.of(horizon_ms, dt);
         self.growth /= fraction_left.max(f64::MIN_POSITIVE);
         if self.growth > GATE_RESCALE {
             let scale = self.growth;
-            self.hist.iter_mut().for_each(|h| *h = (f64::from(*h) / scale) as f32);
+            self.hist
+                .iter_mut()
+                .for_each(|h| *h = (f64::from(*h) / scale) as f32);
             self.growth = 1.0;
         }
         let settled =
@@ -338,7 +348,8 @@ impl Volatility {
         self.last_ms = self.last_ms.max(time_ms);
         self.seen = self.seen.saturating_add(1);
         let residual = x - self.prediction;
-        self.prediction += at_least_one_in(self.prediction_of.of(SHORT_MS, dt), self.seen) * residual;
+        self.prediction +=
+            at_least_one_in(self.prediction_of.of(SHORT_MS, dt), self.seen) * residual;
         let interval_ms = mean_interval_ms(self.first_ms, time_ms, self.seen - 1);
         let span_ms = VOLATILITY_MS.max(VOLATILITY_MIN_SAMPLES.saturating_mul(interval_ms));
         self.recent_power += at_least_one_in(self.recent_of.of(span_ms, dt), self.seen)
@@ -446,7 +457,9 @@ impl DailyProfile {
             let j = (time_ms.rem_euclid(DAY_MS) / HOUR_MS) as usize % PROFILE_BINS;
             self.counts[j] = self.counts[j].saturating_add(1);
             // Each hour's bin forgets over about 7 days of its own hour.
-            let own = self.bin_of.of(BASELINE_MS, dt.saturating_mul(PROFILE_BINS as i64));
+            let own = self
+                .bin_of
+                .of(BASELINE_MS, dt.saturating_mul(PROFILE_BINS as i64));
             let w = own.max(1.0 / f64::from(self.counts[j]));
             let m = f64::from(self.means[j]);
             self.means[j] = (m + w * (x - m)) as f32;
@@ -455,10 +468,31 @@ impl DailyProfile {
     }
 }
 
+/// Which of the detector's views holds: what `replay --explain` says it compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Level,
+    Volatility,
+    DailyProfile,
+}
+
+impl View {
+    /// What the view compared, for a human.
+    pub fn describe(self) -> &'static str {
+        match self {
+            View::Level => "its level, against its 6-hour and 7-day normals",
+            View::Volatility => "its volatility, the power of its residual over 15 minutes against its 7-day typical power",
+            View::DailyProfile => "its daily cycle, the residual against its hour-of-day means",
+        }
+    }
+}
+
 /// What the detector saw on one sample.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct UnusualJudgement {
     pub active: bool,
+    /// The view that holds, the first of level, volatility and daily profile.
+    pub view: Option<View>,
     /// The score of the view that decided (the adaptive raw score when none holds).
     pub statistic: f64,
     /// The adaptive part's judgement: its normal and its surprise.
@@ -485,7 +519,9 @@ impl UnusualState {
 
         let learn = self.level_gate.learns(time_ms);
         let level_raw = self.level.update(time_ms, x, learn);
-        let level = self.level_gate.judge(&LEVEL_GATE, time_ms, level_raw, learn);
+        let level = self
+            .level_gate
+            .judge(&LEVEL_GATE, time_ms, level_raw, learn);
         let level = match (adaptive, level) {
             (Some(a), Some(l)) => Some(a.active && l),
             _ => None,
@@ -507,17 +543,18 @@ impl UnusualState {
             return None;
         }
         let adaptive_raw = adaptive.map_or(f64::NAN, |a| a.raw);
-        let (active, statistic) = if level == Some(true) {
-            (true, adaptive_raw)
+        let (view, statistic) = if level == Some(true) {
+            (Some(View::Level), adaptive_raw)
         } else if volatility == Some(true) {
-            (true, volatility_raw.unwrap_or(f64::NAN))
+            (Some(View::Volatility), volatility_raw.unwrap_or(f64::NAN))
         } else if profile == Some(true) {
-            (true, profile_raw.unwrap_or(f64::NAN))
+            (Some(View::DailyProfile), profile_raw.unwrap_or(f64::NAN))
         } else {
-            (false, adaptive_raw)
+            (None, adaptive_raw)
         };
         Some(UnusualJudgement {
-            active,
+            active: view.is_some(),
+            view,
             statistic,
             adaptive,
         })
@@ -536,7 +573,10 @@ mod tests {
         (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     }
 
-    fn first_active(state: &mut UnusualState, samples: impl Iterator<Item = (i64, f64)>) -> Option<i64> {
+    fn first_active(
+        state: &mut UnusualState,
+        samples: impl Iterator<Item = (i64, f64)>,
+    ) -> Option<i64> {
         samples
             .filter(|&(t, x)| state.judge(t, x).is_some_and(|j| j.active))
             .map(|(t, _)| t)
@@ -566,7 +606,11 @@ mod tests {
         assert_eq!(first_active(&mut state, quiet), None, "three days of noise");
         let step = (3 * 1440..3 * 1440 + 60).map(|i| (minute(i), 30.0 + noise(i)));
         let hit = first_active(&mut state, step).expect("a step of ten spreads holds");
-        assert!(hit - minute(3 * 1440) <= 5 * 60_000, "held {} ms after the step", hit - minute(3 * 1440));
+        assert!(
+            hit - minute(3 * 1440) <= 5 * 60_000,
+            "held {} ms after the step",
+            hit - minute(3 * 1440)
+        );
     }
 
     #[test]
@@ -604,7 +648,11 @@ mod tests {
         let t = |i: u64| i as i64 * 300_000;
         let cycle = |i: u64| 50.0 + 20.0 * libm::sin(i as f64 * core::f64::consts::TAU / 288.0);
         let normal = (0..288 * 6).map(|i| (t(i), cycle(i) + 0.5 * noise(i)));
-        assert_eq!(first_active(&mut state, normal), None, "six days of the cycle");
+        assert_eq!(
+            first_active(&mut state, normal),
+            None,
+            "six days of the cycle"
+        );
         // The cycle stops at its middle value: inside the signal's range, out of its hour.
         let flat = (288 * 6..288 * 7).map(|i| (t(i), 50.0 + 0.5 * noise(i)));
         assert!(first_active(&mut state, flat).is_some());

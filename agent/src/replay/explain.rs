@@ -1,14 +1,16 @@
 //! `replay --explain`: one line of text per alert that says why it fired.
 
 use edge_rules::lang::SensorPlan;
+use edge_rules::unusual::View;
 use edge_rules::Transition;
 
 use crate::event::{Alert, AlertState};
 
 /// Why `alert` (at `ts_ms`) changed state, for a human: its score, the detector and its
 /// statistic, the feature's value and, where the detector keeps one, the normal it was judged
-/// against (level, spread and the span of history behind them).
-pub fn explain(alert: &Alert, ts_ms: i64) -> String {
+/// against (level, spread and the span of history behind them), and for the `unusual`
+/// detector the view that held.
+pub fn explain(alert: &Alert, ts_ms: i64, view: Option<View>) -> String {
     let verb = match alert.state {
         AlertState::Raised => "raised",
         AlertState::Cleared => "cleared",
@@ -34,6 +36,12 @@ pub fn explain(alert: &Alert, ts_ms: i64) -> String {
             number(e.level, 4),
             number(e.spread, 4),
             span(e.horizon_s)
+        ));
+    }
+    if let (Some(view), AlertState::Raised) = (view, alert.state) {
+        line.push_str(&format!(
+            "; it held on {}, rarer than it has been lately",
+            view.describe()
         ));
     }
     if alert.held_back > 0 {
@@ -112,10 +120,24 @@ mod tests {
             held_back: 0,
         };
         assert_eq!(
-            explain(&alert, 0),
+            explain(&alert, 0, None),
             "why: pump.temp `unusual-behaviour` raised at row 812 (1970-01-01T00:00:00.000Z): \
              score 0.99991, adaptive statistic 9.25; value = 31.5000 against a normal of \
              24.0000 ± 0.4000 over the last 6.0 h"
+        );
+        let unusual = Alert {
+            detector: "unusual".into(),
+            statistic: 4.1,
+            held_back: 2,
+            ..alert
+        };
+        assert_eq!(
+            explain(&unusual, 0, Some(View::Volatility)),
+            "why: pump.temp `unusual-behaviour` raised at row 812 (1970-01-01T00:00:00.000Z): \
+             score 0.99991, unusual statistic 4.10; value = 31.5000 against a normal of \
+             24.0000 ± 0.4000 over the last 6.0 h; it held on its volatility, the power of its \
+             residual over 15 minutes against its 7-day typical power, rarer than it has been \
+             lately; 2 raise(s) held back since the last"
         );
     }
 }
