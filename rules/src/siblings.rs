@@ -106,12 +106,33 @@ impl Siblings {
     /// level times the median of its siblings' latest samples over their levels (see the
     /// module docs). `None` for a sensor without a group, before its own first finite sample,
     /// and until one of its siblings has reported. Non-finite values are not learned.
+    ///
+    /// The siblings' latest samples may be of the instant before, for the members that report
+    /// first: a move of the whole group then shows, for one sample, as a departure of those.
+    /// Where the samples of one instant come together (a row of a recorded file), [`learn`]
+    /// them all first and then take each one's [`reference`].
+    ///
+    /// [`learn`]: Siblings::learn
+    /// [`reference`]: Siblings::reference
     pub fn observe(&mut self, sensor: &str, time_ms: i64, value: f64) -> Option<f64> {
-        let &(group, place) = self.member_of.get(sensor)?;
-        let members = &mut self.groups[group];
-        if value.is_finite() {
-            members[place].learn(time_ms, value);
+        self.learn(sensor, time_ms, value);
+        self.reference(sensor)
+    }
+
+    /// Learns `value` as `sensor`'s sample at `time_ms` (nothing for a sensor without a group
+    /// or a non-finite value).
+    pub fn learn(&mut self, sensor: &str, time_ms: i64, value: f64) {
+        if let Some(&(group, place)) = self.member_of.get(sensor) {
+            if value.is_finite() {
+                self.groups[group][place].learn(time_ms, value);
+            }
         }
+    }
+
+    /// `sensor`'s reference from what has been learned: see [`Siblings::observe`].
+    pub fn reference(&mut self, sensor: &str) -> Option<f64> {
+        let &(group, place) = self.member_of.get(sensor)?;
+        let members = &self.groups[group];
         self.scratch.clear();
         self.scratch.extend(
             members
@@ -191,7 +212,11 @@ mod tests {
     #[test]
     fn the_reference_is_the_median_of_the_other_members_relative_to_their_levels() {
         let mut s = bearings();
-        assert_eq!(s.observe("Bearing 1", 0, 1.0), None, "no sibling has reported");
+        assert_eq!(
+            s.observe("Bearing 1", 0, 1.0),
+            None,
+            "no sibling has reported"
+        );
         // Each member's first sample is its level: relative samples are all 1.
         assert_eq!(s.observe("Bearing 2", 0, 2.0), Some(2.0));
         assert_eq!(s.observe("Bearing 3", 0, 10.0), Some(10.0));
@@ -214,16 +239,28 @@ mod tests {
         }
         for (name, level) in names.iter().zip(levels) {
             let x = 1.1 * level;
-            let reference = s.observe(name, 101 * 600_000, x).expect("siblings reported");
-            assert!((x / reference - 1.0).abs() < 0.01, "{name}: {}", x / reference);
+            let reference = s
+                .observe(name, 101 * 600_000, x)
+                .expect("siblings reported");
+            assert!(
+                (x / reference - 1.0).abs() < 0.01,
+                "{name}: {}",
+                x / reference
+            );
         }
         // Bearing 1 alone 50 % up: it departs, and its siblings do not.
-        let reference = s.observe("Bearing 1", 102 * 600_000, 1.5 * 1.1).expect("reference");
+        let reference = s
+            .observe("Bearing 1", 102 * 600_000, 1.5 * 1.1)
+            .expect("reference");
         assert!(1.5 * 1.1 / reference > 1.4);
         for (name, level) in names.iter().zip(levels).skip(1) {
             let x = 1.1 * level;
             let reference = s.observe(name, 102 * 600_000, x).expect("reference");
-            assert!((x / reference - 1.0).abs() < 0.02, "{name}: {}", x / reference);
+            assert!(
+                (x / reference - 1.0).abs() < 0.02,
+                "{name}: {}",
+                x / reference
+            );
         }
     }
 
@@ -233,8 +270,16 @@ mod tests {
         assert!(!s.is_grouped("motor.temperature"));
         assert_eq!(s.observe("motor.temperature", 0, 40.0), None);
         s.observe("Bearing 1", 0, 1.0);
-        assert_eq!(s.observe("Bearing 2", 0, f64::NAN), None, "no level of its own yet");
-        assert_eq!(s.observe("Bearing 1", 1, 1.0), None, "Bearing 2 never reported");
+        assert_eq!(
+            s.observe("Bearing 2", 0, f64::NAN),
+            None,
+            "no level of its own yet"
+        );
+        assert_eq!(
+            s.observe("Bearing 1", 1, 1.0),
+            None,
+            "Bearing 2 never reported"
+        );
     }
 
     #[test]

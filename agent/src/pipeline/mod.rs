@@ -147,7 +147,17 @@ async fn run_inner(
         spool_tx.send(health).await.ok();
     }
 
-    let mut rules_stage = RulesStage::new(rules, config.forward_readings);
+    let inferred = rules_stage::device_groups(config.devices.iter().map(|d| {
+        d.polls
+            .iter()
+            .flat_map(|g| &g.registers)
+            .map(|r| (r.sensor.as_str(), r.unit.as_deref()))
+    }));
+    for group in &inferred {
+        info!(sensors = ?group, "like registers of one device: each judged against its siblings");
+    }
+    let mut rules_stage =
+        RulesStage::new(rules, config.forward_readings).with_inferred_groups(inferred);
     rules_stage.prepare(
         config
             .devices

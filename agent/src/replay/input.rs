@@ -19,7 +19,7 @@ use thiserror::Error;
 use super::timestamp;
 
 /// One sample of one sensor, from data row `row` (0-based, the header not counted).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Sample {
     pub row: u64,
     pub ts_ms: i64,

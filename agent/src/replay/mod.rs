@@ -22,7 +22,7 @@ use edge_rules::siblings::{infer_groups, Siblings};
 use thiserror::Error;
 
 pub use explain::{explain, explain_held_back};
-pub use input::{CsvSamples, InputCounters, InputError};
+pub use input::{CsvSamples, InputCounters, InputError, Sample};
 
 use crate::event::{wire, Alert, AlertState, Event, EventBody};
 
@@ -131,75 +131,97 @@ pub fn replay<R: Read>(
     } else {
         infer_groups(samples.columns().iter().map(String::as_str))
     };
-    let mut siblings = Siblings::new(
-        rules
-            .groups()
-            .map(|g| g.sensors.clone())
-            .chain(inferred),
-    );
+    let mut siblings = Siblings::new(rules.groups().map(|g| g.sensors.clone()).chain(inferred));
     let mut runs: HashMap<usize, SensorRun> = HashMap::new();
     let mut summary = ReplaySummary::default();
     let mut seq = 0u64;
     let mut transitions = Vec::new();
-    while let Some(sample) = samples.next() {
-        summary.samples += 1;
-        let run = match runs.entry(sample.sensor) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(e) => {
-                let name = samples.sensor_name(sample.sensor).to_string();
-                let grouped = siblings.is_grouped(&name);
-                let plan = rules.plan_in_group(&name, None, grouped).map_err(|e| ReplayError::Plan {
-                    sensor: name.clone(),
-                    reason: e.to_string(),
-                })?;
-                let runner = SensorRunner::new(&plan).map_err(|e| ReplayError::Plan {
-                    sensor: name,
-                    reason: format!("{e:?}"),
-                })?;
-                e.insert(SensorRun {
-                    plan,
-                    runner,
-                    grouped,
-                })
+    // The samples of one row, so that every member of a group is learned before any is
+    // judged against the others: a move of the whole group is then no one's departure.
+    let mut row: Vec<Sample> = Vec::new();
+    let mut next = samples.next();
+    while let Some(first) = next.take() {
+        row.clear();
+        row.push(first);
+        loop {
+            next = samples.next();
+            match next {
+                Some(sample) if sample.row == first.row => row.push(sample),
+                _ => break,
             }
-        };
-        let reference = if run.grouped {
-            siblings.observe(&run.plan.sensor, sample.ts_ms, sample.value)
-        } else {
-            None
-        };
-        // Rejections are counted by the engine and summed up below.
-        let _ = run.runner.process_in_group(
-            sample.ts_ms,
-            sample.value,
-            reference,
-            &mut |t| transitions.push(t),
-        );
-        for transition in transitions.drain(..) {
-            let Some(alert) = Alert::from_transition(&run.plan, &transition, Some(sample.row))
-            else {
-                summary.held_back += 1;
-                if options.explain {
-                    writeln!(out, "{}", explain_held_back(&run.plan, &transition, sample.row))?;
+        }
+        for sample in &row {
+            siblings.learn(
+                samples.sensor_name(sample.sensor),
+                sample.ts_ms,
+                sample.value,
+            );
+        }
+        for &sample in &row {
+            summary.samples += 1;
+            let run = match runs.entry(sample.sensor) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let name = samples.sensor_name(sample.sensor).to_string();
+                    let grouped = siblings.is_grouped(&name);
+                    let plan = rules.plan_in_group(&name, None, grouped).map_err(|e| {
+                        ReplayError::Plan {
+                            sensor: name.clone(),
+                            reason: e.to_string(),
+                        }
+                    })?;
+                    let runner = SensorRunner::new(&plan).map_err(|e| ReplayError::Plan {
+                        sensor: name,
+                        reason: format!("{e:?}"),
+                    })?;
+                    e.insert(SensorRun {
+                        plan,
+                        runner,
+                        grouped,
+                    })
                 }
-                continue;
             };
-            match alert.state {
-                AlertState::Raised => summary.raised += 1,
-                AlertState::Cleared => summary.cleared += 1,
-            }
-            if alert.state == AlertState::Cleared && !options.clears {
-                continue;
-            }
-            let event = Event {
-                ts_ms: transition.time_ms,
-                body: EventBody::Alert(alert),
+            let reference = if run.grouped {
+                siblings.reference(&run.plan.sensor)
+            } else {
+                None
             };
-            writeln!(out, "{}", wire::to_json(gateway, seq, &event))?;
-            if let (true, EventBody::Alert(alert)) = (options.explain, &event.body) {
-                writeln!(out, "{}", explain(alert, event.ts_ms))?;
+            // Rejections are counted by the engine and summed up below.
+            let _ = run
+                .runner
+                .process_in_group(sample.ts_ms, sample.value, reference, &mut |t| {
+                    transitions.push(t)
+                });
+            for transition in transitions.drain(..) {
+                let Some(alert) = Alert::from_transition(&run.plan, &transition, Some(sample.row))
+                else {
+                    summary.held_back += 1;
+                    if options.explain {
+                        writeln!(
+                            out,
+                            "{}",
+                            explain_held_back(&run.plan, &transition, sample.row)
+                        )?;
+                    }
+                    continue;
+                };
+                match alert.state {
+                    AlertState::Raised => summary.raised += 1,
+                    AlertState::Cleared => summary.cleared += 1,
+                }
+                if alert.state == AlertState::Cleared && !options.clears {
+                    continue;
+                }
+                let event = Event {
+                    ts_ms: transition.time_ms,
+                    body: EventBody::Alert(alert),
+                };
+                writeln!(out, "{}", wire::to_json(gateway, seq, &event))?;
+                if let (true, EventBody::Alert(alert)) = (options.explain, &event.body) {
+                    writeln!(out, "{}", explain(alert, event.ts_ms, transition.view))?;
+                }
+                seq += 1;
             }
-            seq += 1;
         }
     }
     summary.input = samples.counters();

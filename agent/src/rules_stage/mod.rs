@@ -28,9 +28,43 @@ use crate::event::{Alert, Event, EventBody, FeatureSet, Quality};
 pub use reload::ReloadSummary;
 pub use task::{run, Reload, RulesLinks, RulesTaskError};
 
-/// The groups of `rules`, each sensor judged against its siblings.
-fn siblings_of(rules: &RuleSet) -> Siblings {
-    Siblings::new(rules.groups().map(|g| g.sensors.clone()))
+/// The groups of `rules`, then the inferred ones, each sensor judged against its siblings.
+fn siblings_of(rules: &RuleSet, inferred: &[Vec<String>]) -> Siblings {
+    Siblings::new(
+        rules
+            .groups()
+            .map(|g| g.sensors.clone())
+            .chain(inferred.iter().cloned()),
+    )
+}
+
+/// Groups inferred from the configured devices: on one device, registers of the same unit
+/// whose sensor names differ only in their digits, three or more of them
+/// ([`edge_rules::siblings::infer_groups`]): `pump1.bearing1.velocity` ... `bearing3`, or the
+/// three phase currents `motor1.current_l1` ... `_l3`.
+///
+/// Why within one device only: the same register of three pumps is three machines, and one of
+/// them stopped is not a fault. Why the same unit: a name alike with another unit is another
+/// quantity. A rule file's `[[group]]` comes first and may name any sensors.
+pub fn device_groups<'a, D, R>(devices: D) -> Vec<Vec<String>>
+where
+    D: IntoIterator<Item = R>,
+    R: IntoIterator<Item = (&'a str, Option<&'a str>)>,
+{
+    let mut groups = Vec::new();
+    for registers in devices {
+        let mut by_unit: Vec<(Option<&str>, Vec<&str>)> = Vec::new();
+        for (sensor, unit) in registers {
+            match by_unit.iter_mut().find(|(u, _)| *u == unit) {
+                Some((_, sensors)) => sensors.push(sensor),
+                None => by_unit.push((unit, vec![sensor])),
+            }
+        }
+        for (_, sensors) in by_unit {
+            groups.extend(edge_rules::siblings::infer_groups(sensors));
+        }
+    }
+    groups
 }
 
 /// Whether a feature goes into a `features` event: every window feature. `value` is the
@@ -53,8 +87,10 @@ pub struct RulesStage {
     rules: RuleSet,
     /// `None` for a sensor no rules can run for (already logged).
     sensors: HashMap<String, Option<Box<Sensor>>>,
-    /// The rule files' groups and their members' latest samples.
+    /// The rule files' groups and the inferred ones, with their members' latest samples.
     siblings: Siblings,
+    /// Groups inferred from the configuration ([`device_groups`]), kept across reloads.
+    inferred: Vec<Vec<String>>,
     forward_readings: bool,
     /// Raises held back by their rule's hold-off or minimum interval, by severity (info,
     /// warning, critical): counted, never spooled.
@@ -72,12 +108,27 @@ impl std::fmt::Debug for RulesStage {
 impl RulesStage {
     pub fn new(rules: RuleSet, forward_readings: bool) -> Self {
         Self {
-            siblings: siblings_of(&rules),
+            siblings: siblings_of(&rules, &[]),
+            inferred: Vec::new(),
             rules,
             sensors: HashMap::new(),
             forward_readings,
             held_back: [0; 3],
         }
+    }
+
+    /// Judges the sensors of `groups` (inferred from the configuration: [`device_groups`])
+    /// against their siblings too, besides the rule files' groups. Call before
+    /// [`RulesStage::prepare`].
+    pub fn with_inferred_groups(mut self, groups: Vec<Vec<String>>) -> Self {
+        self.siblings = siblings_of(&self.rules, &groups);
+        self.inferred = groups;
+        self
+    }
+
+    /// Whether `sensor` is judged against its siblings.
+    pub fn is_grouped(&self, sensor: &str) -> bool {
+        self.siblings.is_grouped(sensor)
     }
 
     /// Raises held back so far, by severity (info, warning, critical).
@@ -132,16 +183,19 @@ impl RulesStage {
             None
         };
         let held_back = &mut self.held_back;
-        let processed = sensor.runner.process_in_group(ts_ms, value, reference, &mut |transition| {
-            let Some(alert) = Alert::from_transition(plan, &transition, None) else {
-                held_back[transition.severity as usize] += 1;
-                return;
-            };
-            out.push(Event {
-                ts_ms: transition.time_ms,
-                body: EventBody::Alert(alert),
-            });
-        });
+        let processed =
+            sensor
+                .runner
+                .process_in_group(ts_ms, value, reference, &mut |transition| {
+                    let Some(alert) = Alert::from_transition(plan, &transition, None) else {
+                        held_back[transition.severity as usize] += 1;
+                        return;
+                    };
+                    out.push(Event {
+                        ts_ms: transition.time_ms,
+                        body: EventBody::Alert(alert),
+                    });
+                });
         if let Err(rejection) = processed {
             if !sensor.rejection_logged {
                 sensor.rejection_logged = true;
@@ -171,14 +225,15 @@ impl RulesStage {
 
     /// The engine of a sensor seen for the first time; `None` (logged) if no rules can run.
     fn build(&self, sensor_id: &str) -> Option<Box<Sensor>> {
+        let grouped = self.siblings.is_grouped(sensor_id);
         let built = self
             .rules
-            .plan(sensor_id, None)
+            .plan_in_group(sensor_id, None, grouped)
             .map_err(|e| e.to_string())
             .and_then(|plan| {
                 let runner = SensorRunner::new(&plan).map_err(|e| format!("{e:?}"))?;
                 Ok(Box::new(Sensor {
-                    grouped: self.siblings.is_grouped(sensor_id),
+                    grouped,
                     plan,
                     runner,
                     samples_since_features: 0,
@@ -213,6 +268,61 @@ mod tests {
 
     fn default_rules() -> RuleSet {
         crate::rule_files::load(&[]).expect("the embedded default rules load")
+    }
+
+    #[test]
+    fn like_registers_of_one_device_with_one_unit_are_a_group_and_nothing_else_is() {
+        let pump = [
+            ("pump1.bearing1.velocity", Some("mm/s")),
+            ("pump1.bearing2.velocity", Some("mm/s")),
+            ("pump1.bearing3.velocity", Some("mm/s")),
+            // Named alike, another quantity.
+            ("pump1.bearing4.velocity", Some("°C")),
+            ("pump1.flow", Some("m³/h")),
+        ];
+        // The same register on three machines is not a group.
+        let fans = [
+            [("fan1.temperature1", Some("°C"))],
+            [("fan2.temperature1", Some("°C"))],
+            [("fan3.temperature1", Some("°C"))],
+        ];
+        let devices: Vec<Vec<(&str, Option<&str>)>> = std::iter::once(pump.to_vec())
+            .chain(fans.iter().map(|f| f.to_vec()))
+            .collect();
+        let groups = device_groups(devices);
+        assert_eq!(
+            groups,
+            [[
+                "pump1.bearing1.velocity",
+                "pump1.bearing2.velocity",
+                "pump1.bearing3.velocity"
+            ]]
+        );
+
+        let stage = RulesStage::new(default_rules(), true).with_inferred_groups(groups);
+        assert!(stage.is_grouped("pump1.bearing2.velocity"));
+        assert!(!stage.is_grouped("pump1.bearing4.velocity"));
+        assert!(!stage.is_grouped("fan1.temperature1"));
+    }
+
+    #[test]
+    fn a_grouped_sensor_is_judged_against_its_siblings_and_keeps_its_group_across_a_reload() {
+        let group = vec![
+            "m.phase1".to_string(),
+            "m.phase2".to_string(),
+            "m.phase3".to_string(),
+        ];
+        let mut stage = RulesStage::new(default_rules(), true).with_inferred_groups(vec![group]);
+        stage.prepare(["m.phase1", "other"]);
+        let rules_of = |stage: &RulesStage, id: &str| -> Vec<String> {
+            let sensor = stage.sensors[id].as_ref().expect("rules run");
+            sensor.plan.rules.iter().map(|r| r.name.clone()).collect()
+        };
+        assert!(rules_of(&stage, "m.phase1").contains(&"departs-from-siblings".to_string()));
+        assert!(rules_of(&stage, "other").contains(&"unusual-behaviour".to_string()));
+        stage.replace_rules(default_rules(), true);
+        assert!(stage.is_grouped("m.phase1"));
+        assert!(rules_of(&stage, "m.phase1").contains(&"departs-from-siblings".to_string()));
     }
 
     #[test]

@@ -36,17 +36,18 @@ fn same_engine(old: &SensorPlan, new: &SensorPlan) -> bool {
 impl RulesStage {
     /// Runs `rules` from now on; see the module docs for what survives.
     pub fn replace_rules(&mut self, rules: RuleSet, forward_readings: bool) -> ReloadSummary {
-        self.siblings = super::siblings_of(&rules);
+        self.siblings = super::siblings_of(&rules, &self.inferred);
         self.rules = rules;
         self.forward_readings = forward_readings;
         let mut summary = ReloadSummary::default();
         let ids: Vec<String> = self.sensors.keys().cloned().collect();
         for id in ids {
-            let plan = self.rules.plan(&id, None).ok();
+            let grouped = self.siblings.is_grouped(&id);
+            let plan = self.rules.plan_in_group(&id, None, grouped).ok();
             if let (Some(Some(sensor)), Some(plan)) = (self.sensors.get_mut(&id), plan) {
                 if same_engine(&sensor.plan, &plan) {
                     sensor.plan = plan;
-                    sensor.grouped = self.siblings.is_grouped(&id);
+                    sensor.grouped = grouped;
                     summary.kept += 1;
                     continue;
                 }
