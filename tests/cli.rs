@@ -82,9 +82,10 @@ const STEP: &str = "timestamp,value\n";
 
 fn step_csv() -> String {
     // One sample a second: 10 minutes of a steady, slightly noisy level (past the default
-    // rules' settling time), a jump for 200 s, and back.
+    // rules' settling time), a jump for 200 s, and back for 20 minutes: the jump back shakes
+    // the signal as much as the jump, and the alert clears once that has passed too.
     let mut csv = STEP.to_string();
-    for s in 0..1200u32 {
+    for s in 0..2000u32 {
         let wobble = f64::from((s * 7919) % 11) * 0.01;
         let level = if (600..800).contains(&s) { 30.0 } else { 20.0 };
         csv.push_str(&format!("{},{}\n", 1_700_000_000 + s, level + wobble));
@@ -108,7 +109,7 @@ fn replay_prints_each_raise_in_the_wire_shape_with_its_row() {
     assert_eq!(first["state"], "raised");
     assert_eq!(first["sensor"], "pump.temp");
     assert_eq!(first["rule"], "unusual-behaviour");
-    assert_eq!(first["detector"], "adaptive");
+    assert_eq!(first["detector"], "unusual");
     let row = first["row"].as_u64().expect("row");
     // The default rule wants the step to stand out for 45 s (`for = "45s"`).
     assert!((645..660).contains(&row), "raised at row {row}");
@@ -134,7 +135,7 @@ fn replay_prints_each_raise_in_the_wire_shape_with_its_row() {
         "a clearing is not an alarm: without --clears only raises are printed"
     );
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("1200 rows"), "{stderr}");
+    assert!(stderr.contains("2000 rows"), "{stderr}");
     assert!(
         stderr.contains("1 cleared"),
         "the summary still counts it: {stderr}"
@@ -414,4 +415,39 @@ fn check_refuses_an_mqtt_host_written_as_a_url() {
         "{}",
         text(&out.stderr)
     );
+}
+
+#[test]
+fn replay_explain_says_when_a_raise_was_held_back_and_the_summary_counts_it() {
+    // The step of `step_csv`, cleared by row 1600, then the same step again at row 2600: the
+    // default rules hold off for 12 hours after a clear, so the second is held back.
+    let mut csv = STEP.to_string();
+    for s in 0..3200u32 {
+        let wobble = f64::from((s * 7919) % 11) * 0.01;
+        let step = (600..800).contains(&s) || (2600..2800).contains(&s);
+        let level = if step { 30.0 } else { 20.0 };
+        csv.push_str(&format!("{},{}\n", 1_700_000_000 + s, level + wobble));
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write(&dir, "twice.csv", &csv);
+    let out = edge_agent(&["replay", "--input", &path, "--explain"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let raised = stdout.lines().filter(|l| l.starts_with('{')).count();
+    assert_eq!(raised, 1, "the second step is not raised: {stdout}");
+    let held: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("`unusual-behaviour` held back at row"))
+        .collect();
+    assert_eq!(held.len(), 1, "one line for the held-back raise: {stdout}");
+    assert!(held[0].contains("within 12.0 h of clearing"), "{}", held[0]);
+    let row: u64 = held[0]
+        .split("held back at row ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .expect("a row");
+    assert!((2600..2700).contains(&row), "held back at row {row}");
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("1 held back"), "{stderr}");
 }

@@ -25,15 +25,15 @@ fn the_default_rules_keep_detecting_skab_episodes_without_crying_wolf() -> anyho
         "the data set has 34 labelled files and one anomaly-free run"
     );
     assert_eq!(score.episodes, 34);
-    // README: 10 of 34, median delay 63 s, 0.18 false alarms per 1,000 normal rows (6 in
-    // 33,739), none on the anomaly-free run.
+    // docs/detection.md: all eight channels of each run, 28 of 34, median delay 92 s, 0.12
+    // false alarms per 1,000 normal rows (4 in 33,739), none on the anomaly-free run.
     assert!(
-        score.detected >= 10,
+        score.detected >= 28,
         "episodes detected fell to {}",
         score.detected
     );
     assert!(
-        score.median_delay().is_some_and(|d| d <= 90),
+        score.median_delay().is_some_and(|d| d <= 100),
         "median delay {:?}",
         score.median_delay()
     );

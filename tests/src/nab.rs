@@ -216,7 +216,12 @@ pub fn windows(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<(String, Strin
     let trim = |t: String| t.get(..19).map(str::to_string).unwrap_or(t);
     Ok(json
         .into_iter()
-        .map(|(key, ws)| (key, ws.into_iter().map(|(s, e)| (trim(s), trim(e))).collect()))
+        .map(|(key, ws)| {
+            (
+                key,
+                ws.into_iter().map(|(s, e)| (trim(s), trim(e))).collect(),
+            )
+        })
         .collect())
 }
 
@@ -274,10 +279,7 @@ pub fn by_category(scores: &[FileScore]) -> BTreeMap<String, Total> {
     for s in scores {
         groups.entry(s.category().to_string()).or_default().push(s);
     }
-    groups
-        .into_iter()
-        .map(|(k, v)| (k, Total::of(v)))
-        .collect()
+    groups.into_iter().map(|(k, v)| (k, Total::of(v))).collect()
 }
 
 #[cfg(test)]
