@@ -267,14 +267,8 @@ mod tests {
             samples.extend(seconds(start + 20, start + 39, false));
         }
         let steps = run_with(&mut alert, &timing, &samples);
-        let raised = steps
-            .iter()
-            .filter(|s| s.1 == AlertState::Raised)
-            .count();
-        let held = steps
-            .iter()
-            .filter(|s| s.1 == AlertState::HeldBack)
-            .count();
+        let raised = steps.iter().filter(|s| s.1 == AlertState::Raised).count();
+        let held = steps.iter().filter(|s| s.1 == AlertState::HeldBack).count();
         assert_eq!(raised, 1, "{steps:?}");
         assert_eq!(held, 45, "each stretch past the debounce is held back once");
     }

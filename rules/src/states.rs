@@ -21,8 +21,8 @@ use heapless::Vec;
 
 use crate::alert::Lifecycle;
 use crate::detect::DetectorState;
-use crate::unusual::UnusualState;
 use crate::engine::{MAX_CONDITIONS, MAX_RULES_PER_SENSOR};
+use crate::unusual::UnusualState;
 
 /// Conditions of all the rules of one sensor, at most.
 pub const MAX_CONDITIONS_PER_SENSOR: usize = MAX_RULES_PER_SENSOR * MAX_CONDITIONS;
@@ -39,7 +39,11 @@ pub enum StoreFull {
 }
 
 /// The mutable parts of a store at once: lifecycles, detector states, `unusual` states.
-pub type StatesMut<'a> = (&'a mut [Lifecycle], &'a mut [DetectorState], &'a mut [UnusualState]);
+pub type StatesMut<'a> = (
+    &'a mut [Lifecycle],
+    &'a mut [DetectorState],
+    &'a mut [UnusualState],
+);
 
 /// Room for the state of a sensor's rules; see the module docs.
 pub trait RuleStates: Sized {

@@ -202,7 +202,10 @@ mod tests {
         let crate::event::EventBody::Alert(alert) = event.body else {
             panic!("an alert: {event:?}");
         };
-        assert_eq!((alert.statistic, alert.score, alert.row), (7.5, 0.999, Some(12)));
+        assert_eq!(
+            (alert.statistic, alert.score, alert.row),
+            (7.5, 0.999, Some(12))
+        );
         assert_eq!(alert.evidence.map(|e| e.horizon_s), Some(21_600.0));
         assert_eq!(alert.held_back, 0);
         assert_eq!(event.ts_ms, 9);

@@ -15,7 +15,8 @@ pub use compile::parse_rule_file;
 pub use diagnostic::{Diagnostic, Diagnostics, Reporter};
 pub use duration::parse_ms as parse_duration_ms;
 pub use model::{
-    Group, Rule, RuleFile, SensorDecl, SensorKind, SiblingFilter, Target, DEFAULT_WINDOW, MAX_WINDOW,
+    Group, Rule, RuleFile, SensorDecl, SensorKind, SiblingFilter, Target, DEFAULT_WINDOW,
+    MAX_WINDOW,
 };
 pub use ruleset::{AppliedRule, RuleSet, SensorPlan, SensorRunner};
 

@@ -224,7 +224,13 @@ impl RuleSet {
     }
 
     /// The rules of the file at `index` that apply to `sensor` of `kind`, of a group or not.
-    fn matching(&self, index: usize, sensor: &str, kind: SensorKind, grouped: bool) -> Vec<RuleRef> {
+    fn matching(
+        &self,
+        index: usize,
+        sensor: &str,
+        kind: SensorKind,
+        grouped: bool,
+    ) -> Vec<RuleRef> {
         self.file(index)
             .rules
             .iter()
