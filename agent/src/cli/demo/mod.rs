@@ -10,6 +10,7 @@
 //! directory under the system's temp dir, printed at start and kept at the end.
 
 mod broker;
+mod plant_clock;
 mod summary;
 
 use std::net::{SocketAddr, TcpListener};
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use edge_agent::observe::Observer;
 use edge_agent::stats::AgentStats;
 use firmware_sim::{Address, Plant, Scenario, SimClock, Simulator, StartOptions};
+use plant_clock::PlantClock;
 
 const SCENARIO: &str = include_str!("../../../../firmware-sim/scenarios/demo.toml");
 const CONFIG_TEMPLATE: &str = include_str!("../../../../deploy/demo/agent.toml.in");
@@ -155,6 +157,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
 
     let (sim, plant) = start_plant().await?;
+    let plant_clock = PlantClock::of(sim.clock());
+    let speed = sim.clock().speed().unwrap_or(1.0);
     let (broker_note, mqtt) = match &args.mqtt {
         Some(url) => {
             let (host, port) = parse_mqtt_url(url)?;
@@ -187,7 +191,10 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  status page  http://{listen}/");
     println!("  metrics      http://{listen}/metrics");
     println!("  data         {}", work.display());
-    println!("The motor's bearing starts to fail 10 s in; its first alert comes within about two minutes.");
+    println!("The motor's bearing starts to fail 10 s in (plant time 0:05; the plant runs {speed}x); its first alert comes within about two minutes.");
+    println!(
+        "Each line: the time, seconds since the start (t+) and the plant's time (hours:minutes)."
+    );
     match args.seconds {
         Some(s) => println!("Stopping after {s} s (Ctrl-C stops earlier).\n"),
         None => println!("Ctrl-C stops.\n"),
@@ -203,7 +210,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
     let stats = Arc::new(AgentStats::default());
     let observer = Observer::new(&config.gateway, Arc::clone(&stats));
-    let terminal = tokio::spawn(summary::run(observer, shutdown.clone()));
+    let terminal = tokio::spawn(summary::run(observer, plant_clock, shutdown.clone()));
     let result = super::run::run_observed(config, shutdown, stats, None).await;
     let raised = terminal.await.unwrap_or(0);
     if let Err(e) = sim.shutdown().await {
