@@ -191,7 +191,8 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  status page  http://{listen}/");
     println!("  metrics      http://{listen}/metrics");
     println!("  data         {}", work.display());
-    println!("The motor's bearing starts to fail 10 s in (plant time 0:05; the plant runs {speed}x); its first alert comes within about two minutes.");
+    println!("The motor's bearing starts to fail 10 s in (plant time 0:05; the plant runs {speed}x): the agent flags");
+    println!("the change in its vibration, then raises ISO 10816 zone C, then zone D, within about two minutes.");
     println!(
         "Each line: the time, seconds since the start (t+) and the plant's time (hours:minutes)."
     );
