@@ -11,6 +11,8 @@
 
 mod broker;
 mod plant_clock;
+#[cfg(test)]
+mod story;
 mod summary;
 
 use std::net::{SocketAddr, TcpListener};
@@ -141,6 +143,16 @@ fn config_text(
     text
 }
 
+/// The shipped rule files, into `dir` (made if missing).
+fn write_rules(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for (name, text) in RULE_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let work = match &args.data_dir {
         Some(dir) => dir.clone(),
@@ -151,10 +163,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         )),
     };
     let rules = work.join("rules");
-    std::fs::create_dir_all(&rules).with_context(|| format!("create {}", rules.display()))?;
-    for (name, text) in RULE_FILES {
-        std::fs::write(rules.join(name), text)?;
-    }
+    write_rules(&rules)?;
 
     let (sim, plant) = start_plant().await?;
     let plant_clock = PlantClock::of(sim.clock());
