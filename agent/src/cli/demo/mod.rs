@@ -10,6 +10,9 @@
 //! directory under the system's temp dir, printed at start and kept at the end.
 
 mod broker;
+mod plant_clock;
+#[cfg(test)]
+mod story;
 mod summary;
 
 use std::net::{SocketAddr, TcpListener};
@@ -23,6 +26,7 @@ use std::sync::Arc;
 use edge_agent::observe::Observer;
 use edge_agent::stats::AgentStats;
 use firmware_sim::{Address, Plant, Scenario, SimClock, Simulator, StartOptions};
+use plant_clock::PlantClock;
 
 const SCENARIO: &str = include_str!("../../../../firmware-sim/scenarios/demo.toml");
 const CONFIG_TEMPLATE: &str = include_str!("../../../../deploy/demo/agent.toml.in");
@@ -139,6 +143,16 @@ fn config_text(
     text
 }
 
+/// The shipped rule files, into `dir` (made if missing).
+fn write_rules(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    for (name, text) in RULE_FILES {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     let work = match &args.data_dir {
         Some(dir) => dir.clone(),
@@ -149,12 +163,11 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
         )),
     };
     let rules = work.join("rules");
-    std::fs::create_dir_all(&rules).with_context(|| format!("create {}", rules.display()))?;
-    for (name, text) in RULE_FILES {
-        std::fs::write(rules.join(name), text)?;
-    }
+    write_rules(&rules)?;
 
     let (sim, plant) = start_plant().await?;
+    let plant_clock = PlantClock::of(sim.clock());
+    let speed = sim.clock().speed().unwrap_or(1.0);
     let (broker_note, mqtt) = match &args.mqtt {
         Some(url) => {
             let (host, port) = parse_mqtt_url(url)?;
@@ -187,7 +200,11 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     println!("  status page  http://{listen}/");
     println!("  metrics      http://{listen}/metrics");
     println!("  data         {}", work.display());
-    println!("The motor's bearing starts to fail 10 s in; its first alert comes within about two minutes.");
+    println!("The motor's bearing starts to fail 10 s in (plant time 0:05; the plant runs {speed}x): the agent flags");
+    println!("the change in its vibration, then raises ISO 10816 zone C, then zone D, within about two minutes.");
+    println!(
+        "Each line: the time, seconds since the start (t+) and the plant's time (hours:minutes)."
+    );
     match args.seconds {
         Some(s) => println!("Stopping after {s} s (Ctrl-C stops earlier).\n"),
         None => println!("Ctrl-C stops.\n"),
@@ -203,7 +220,7 @@ async fn demo(args: &DemoArgs) -> anyhow::Result<()> {
     }
     let stats = Arc::new(AgentStats::default());
     let observer = Observer::new(&config.gateway, Arc::clone(&stats));
-    let terminal = tokio::spawn(summary::run(observer, shutdown.clone()));
+    let terminal = tokio::spawn(summary::run(observer, plant_clock, shutdown.clone()));
     let result = super::run::run_observed(config, shutdown, stats, None).await;
     let raised = terminal.await.unwrap_or(0);
     if let Err(e) = sim.shutdown().await {

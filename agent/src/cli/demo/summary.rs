@@ -1,43 +1,36 @@
-//! The demo's terminal: every alert transition as one highlighted line (machine, rule,
-//! severity, time), and every 15 s one line of what the machines read. No JSON.
+//! The demo's terminal: every alert transition as one highlighted line (time, wall seconds
+//! since the start and plant time, machine, rule, severity), and every 15 s one line of what
+//! the machines read. No JSON.
 
 use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
 use edge_agent::event::Severity;
-use edge_agent::observe::model::AlertView;
+use edge_agent::observe::model::{AlertView, StatusModel};
 use edge_agent::observe::{Observer, SinkKind};
 use tokio_util::sync::CancellationToken;
+
+use super::plant_clock::PlantClock;
 
 const LOOK_EVERY: Duration = Duration::from_millis(500);
 const STATUS_EVERY: Duration = Duration::from_secs(15);
 
+/// One printed transition: sensor, rule, raised and cleared times.
+type Printed = HashSet<(String, String, i64, Option<i64>)>;
+
 /// Prints until `stop`; returns how many alerts were raised.
-pub(super) async fn run(observer: Observer, stop: CancellationToken) -> u64 {
+pub(super) async fn run(observer: Observer, plant: PlantClock, stop: CancellationToken) -> u64 {
     let colour = std::io::stdout().is_terminal();
-    let started = Instant::now();
-    let mut printed: HashSet<(String, String, i64, Option<i64>)> = HashSet::new();
-    let mut next_status = started + Duration::from_secs(5);
+    let mut printed = Printed::new();
+    let mut next_status = Instant::now() + Duration::from_secs(5);
     loop {
-        let transitions: Vec<AlertView> = {
-            let model = observer.model();
-            model.recent.iter().rev().cloned().collect()
-        };
-        for alert in transitions {
-            let key = (
-                alert.sensor.clone(),
-                alert.rule.clone(),
-                alert.raised_ms,
-                alert.cleared_ms,
-            );
-            if printed.insert(key) {
-                println!("{}", alert_line(&alert, colour));
-            }
+        for line in new_alert_lines(&observer.model(), &mut printed, &plant, colour) {
+            println!("{line}");
         }
         if Instant::now() >= next_status {
             next_status += STATUS_EVERY;
-            println!("{}", status_line(&observer, started.elapsed()).await);
+            println!("{}", status_line(&observer, &plant).await);
         }
         tokio::select! {
             _ = stop.cancelled() => break,
@@ -47,7 +40,30 @@ pub(super) async fn run(observer: Observer, stop: CancellationToken) -> u64 {
     observer.model().raised.iter().sum()
 }
 
-fn alert_line(alert: &AlertView, colour: bool) -> String {
+/// The lines of the transitions in `model` not printed yet, oldest first.
+pub(super) fn new_alert_lines(
+    model: &StatusModel,
+    printed: &mut Printed,
+    plant: &PlantClock,
+    colour: bool,
+) -> Vec<String> {
+    model
+        .recent
+        .iter()
+        .rev()
+        .filter(|alert| {
+            printed.insert((
+                alert.sensor.clone(),
+                alert.rule.clone(),
+                alert.raised_ms,
+                alert.cleared_ms,
+            ))
+        })
+        .map(|alert| alert_line(alert, plant, colour))
+        .collect()
+}
+
+fn alert_line(alert: &AlertView, plant: &PlantClock, colour: bool) -> String {
     let machine = alert.sensor.split('.').next().unwrap_or(&alert.sensor);
     let severity = match alert.severity {
         Severity::Info => "INFO",
@@ -59,8 +75,9 @@ fn alert_line(alert: &AlertView, colour: bool) -> String {
         Some(cleared) => ("cleared", cleared),
     };
     let line = format!(
-        "{} {what} {severity:<8} {machine}: {} ({}, {} = {:.2})",
+        "{} {} {what} {severity:<8} {machine}: {} ({}, {} = {:.2})",
         clock(at),
+        plant.stamp(at),
         alert.rule,
         alert.detector,
         alert.sensor,
@@ -89,7 +106,7 @@ fn clock(ms: i64) -> String {
         .unwrap_or_else(|| "--:--:--".to_owned())
 }
 
-async fn status_line(observer: &Observer, elapsed: Duration) -> String {
+async fn status_line(observer: &Observer, plant: &PlantClock) -> String {
     let spool = observer.spool_stats().await;
     let link = match observer.sink() {
         Some(SinkKind::Mqtt(h)) if h.snapshot().connected => "MQTT connected",
@@ -111,10 +128,11 @@ async fn status_line(observer: &Observer, elapsed: Duration) -> String {
         ));
     }
     let active = model.active.len();
+    let now = edge_agent::sources::now_ms();
     format!(
-        "{} t+{:>3}s  {}  | {active} active alert(s) | {} waiting in the spool | {link}",
-        clock(edge_agent::sources::now_ms()),
-        elapsed.as_secs(),
+        "{} {}  {}  | {active} active alert(s) | {} waiting in the spool | {link}",
+        clock(now),
+        plant.stamp(now),
         if parts.is_empty() {
             "waiting for readings".to_owned()
         } else {
