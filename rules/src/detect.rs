@@ -106,6 +106,9 @@ pub enum DetectorSpec {
         below: Option<Level>,
         /// Samples the window must hold before the level is judged.
         min_count: usize,
+        /// Flatline only: hold only while the signal has been still for longer than usual
+        /// (see [`USUAL_STILLNESS_MS`]).
+        longer_than_usual: bool,
     },
     /// `|x − mean| / std ≥ k`, clearing below `clear_k`.
     ZScore {
@@ -262,6 +265,7 @@ impl DetectorState {
                 above,
                 below,
                 min_count,
+                longer_than_usual,
                 ..
             } => {
                 if sample.window.count() < min_count {
@@ -269,6 +273,9 @@ impl DetectorState {
                 }
                 let value = sample.feature(feature)?;
                 self.active = level_holds(self.active, value, above, below);
+                if longer_than_usual {
+                    self.active = self.still_longer_than_usual(self.active, sample.time_ms);
+                }
                 Some(Judgement {
                     active: self.active,
                     feature,
@@ -461,6 +468,41 @@ impl DetectorState {
         self.calm = 0;
         self.alarmed = false;
         self.frozen_for = 0;
+    }
+}
+
+/// A flatline with `longer_than_usual` holds only once the signal has been still for a
+/// quarter longer than its longest still spell of about the last week. Why: a signal that rests
+/// flat every night (a machine stopped, a square wave) is not stuck every night, yet a
+/// transmitter that freezes looks exactly like it; only a stillness longer than the signal's
+/// own tells them apart. A signal that has never been still is judged as before.
+pub const USUAL_STILLNESS_MS: i64 = 7 * 24 * 3_600_000;
+
+impl DetectorState {
+    /// See [`USUAL_STILLNESS_MS`]. The spell's start is kept in `acc_a`, the longest spell and
+    /// when it ended in `frozen_baseline`, whether a spell is on in `started`: a level
+    /// detector uses none of them otherwise.
+    fn still_longer_than_usual(&mut self, still: bool, now_ms: i64) -> bool {
+        let (longest_ms, longest_end_ms) = self.frozen_baseline;
+        if !still {
+            if self.started {
+                let spell = now_ms as f64 - self.acc_a;
+                let forgotten = now_ms as f64 - longest_end_ms > USUAL_STILLNESS_MS as f64;
+                let longest = if forgotten {
+                    spell
+                } else {
+                    spell.max(longest_ms)
+                };
+                self.frozen_baseline = (longest, now_ms as f64);
+                self.started = false;
+            }
+            return false;
+        }
+        if !self.started {
+            self.started = true;
+            self.acc_a = now_ms as f64;
+        }
+        now_ms as f64 - self.acc_a > 1.25 * longest_ms
     }
 }
 

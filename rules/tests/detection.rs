@@ -249,3 +249,40 @@ fn rejected_samples_never_reach_the_window() {
         (1, 2, 1)
     );
 }
+
+#[test]
+fn a_signal_that_rests_flat_every_day_is_stuck_only_when_it_stays_flat_longer_than_usual() {
+    // One sample a minute: 12 noisy hours, then 12 flat hours (a machine stopped at night),
+    // for five days; then the transmitter freezes for a whole day.
+    let minute = |i: usize| i as i64 * 60 * SECOND;
+    let mut signal = Vec::new();
+    for day in 0..5u64 {
+        signal.extend(noise(day, 720, 40.0, 0.3));
+        signal.extend(std::iter::repeat_n(20.0, 720));
+    }
+    signal.extend(noise(99, 720, 40.0, 0.3));
+    let frozen_at = signal.len();
+    signal.extend(std::iter::repeat_n(41.5, 1440));
+
+    let rules = default_rules();
+    let plan = rules.plan("line.temperature", None).expect("plan");
+    let mut runner = SensorRunner::new(&plan).expect("runner");
+    let mut raised = Vec::new();
+    for (i, &value) in signal.iter().enumerate() {
+        let mut emit = |t: Transition| {
+            if t.state == AlertState::Raised && plan.rules[t.rule].name == "stuck-sensor" {
+                raised.push(i);
+            }
+        };
+        runner.process(minute(i), value, &mut emit).expect("finite");
+    }
+    // The first night is the longest stillness seen so far: it is reported. The four nights
+    // after it are as long, and are not; the freeze, twice as long, is.
+    assert_eq!(raised.len(), 2, "raised at minutes {raised:?}");
+    assert!(raised[0] < 1440, "the first night: {raised:?}");
+    let night = 720 - 60; // still once the 60-sample window is flat
+    assert!(
+        raised[1] > frozen_at + night && raised[1] < frozen_at + 60 + night * 5 / 4 + 2,
+        "the freeze is reported a quarter past the longest night: {raised:?}, frozen at {frozen_at}"
+    );
+}

@@ -32,7 +32,7 @@ fn keys_of(kind: DetectorKind) -> Vec<&'static str> {
         DetectorKind::Cusum => &["slack", "h", "clear_h"],
         DetectorKind::RateOfRise => &["per_minute", "clear_per_minute"],
         DetectorKind::Iso10816 => &["feature", "group", "foundation", "zone", "clear_margin"],
-        DetectorKind::Flatline => &["epsilon"],
+        DetectorKind::Flatline => &["epsilon", "longer_than_usual"],
         DetectorKind::Adaptive => &[
             "feature",
             "window",
@@ -169,6 +169,7 @@ pub(crate) fn compile_condition(
                 }),
                 // The sensor's window; set when the rule is applied to a sensor.
                 min_count: window.unwrap_or(0),
+                longer_than_usual: c.longer_than_usual.as_ref().is_some_and(|b| *b.get_ref()),
             })
         }
         DetectorKind::ZScore => {
@@ -485,6 +486,7 @@ fn threshold(
         above,
         below,
         min_count: 1,
+        longer_than_usual: false,
     })
 }
 
@@ -513,6 +515,7 @@ fn rate_of_rise(
         above,
         below: None,
         min_count: 2,
+        longer_than_usual: false,
     })
 }
 
@@ -658,5 +661,6 @@ fn iso(c: &ConditionDef, whole: Range<usize>, checks: &mut Checks<'_, '_>) -> Op
         }),
         below: None,
         min_count: 1,
+        longer_than_usual: false,
     })
 }

@@ -120,6 +120,7 @@ pub(crate) struct ConditionDef {
     pub clear_margin: Option<Spanned<f64>>,
     // flatline
     pub epsilon: Option<Spanned<f64>>,
+    pub longer_than_usual: Option<Spanned<bool>>,
     // adaptive (with feature, k, direction, min_std, min_rel_std)
     pub window: Option<Spanned<HorizonDef>>,
     pub baseline: Option<Spanned<HorizonDef>>,
