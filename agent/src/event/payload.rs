@@ -14,8 +14,9 @@
 //! # Adding a version (say, new fields in `Alert`)
 //!
 //! 1. Copy today's types into `payload/vN.rs` as they are (postcard only needs the same
-//!    fields in the same order), and write `From<v1::Event> for Event` (new fields get
-//!    their "unknown" value).
+//!    fields in the same order), and write `From<vN::Event> for Event` (new fields get
+//!    their "unknown" value). Make version N − 1 convert into version N, and through it into
+//!    today's `Event`, so that each version's decoder says only what changed after it.
 //! 2. Change the types in `event/mod.rs`; set [`PAYLOAD_VERSION`] to N + 1.
 //! 3. In [`decode`], add `N => body::<vN::Event>(N, bytes).map(Event::from)`.
 //! 4. Add a test that the previous version's payloads decode, like the ones below, or a

@@ -1,8 +1,9 @@
 //! Payload version 1: the event as it was before alerts carried a 0–1 `score`, `statistic`
-//! and `evidence` (issue 9). Only `Alert` changed; the other kinds are today's types.
+//! and `evidence`. Only `Alert` changed; the other kinds are today's types.
 
 use serde::Deserialize;
 
+use super::v2;
 use crate::event::{self, AlertState, FeatureSet, Health, Reading, Severity};
 
 #[derive(Debug, Deserialize)]
@@ -36,13 +37,13 @@ struct Alert {
     row: Option<u64>,
 }
 
-impl From<Event> for event::Event {
+impl From<Event> for v2::Event {
     fn from(old: Event) -> Self {
         let body = match old.body {
-            EventBody::Reading(r) => event::EventBody::Reading(r),
-            EventBody::Features(f) => event::EventBody::Features(f),
-            EventBody::Health(h) => event::EventBody::Health(h),
-            EventBody::Alert(a) => event::EventBody::Alert(event::Alert {
+            EventBody::Reading(r) => v2::EventBody::Reading(r),
+            EventBody::Features(f) => v2::EventBody::Features(f),
+            EventBody::Health(h) => v2::EventBody::Health(h),
+            EventBody::Alert(a) => v2::EventBody::Alert(v2::Alert {
                 sensor: a.sensor,
                 state: a.state,
                 rule: a.rule,
@@ -57,12 +58,18 @@ impl From<Event> for event::Event {
                 row: a.row,
                 statistic: a.score,
                 evidence: None,
-                held_back: 0,
             }),
         };
         Self {
             ts_ms: old.ts_ms,
             body,
         }
+    }
+}
+
+/// Through version 2: each version's decoder says only what changed after it.
+impl From<Event> for event::Event {
+    fn from(old: Event) -> Self {
+        v2::Event::from(old).into()
     }
 }
