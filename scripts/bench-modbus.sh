@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Modbus load benchmark of the README in one command (issue 4): Modbus TCP transactions/s
+# The Modbus load benchmark (docs/benchmarks.md) in one command: Modbus TCP transactions/s
 # of the agent's poll loop next to a bare tokio-modbus client loop against firmware-sim's
 # gateway, then the CPU and memory of `edge-agent run` polling 100 devices x 20 registers at
 # 10 Hz, at each spool durability. Everything runs on 127.0.0.1; about 5 minutes after the

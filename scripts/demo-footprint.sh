@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The footprint of `edge-agent demo` (README, "Footprint during the demo"): the binary's size,
+# The footprint of `edge-agent demo` (docs/benchmarks.md, "Footprint during the demo"): the binary's size,
 # then the demo process's CPU and resident memory over a window with the status page closed
 # and a window with it open. "Open" is what a browser tab does: the server-sent event stream
 # read continuously, the selected sensor's trend fetched every 3 s, plus a Prometheus scrape

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's NAB-style SKAB figures in one command: `edge-agent replay` with the default rules
+# The NAB-style SKAB figures of docs/detection.md in one command: `edge-agent replay` with the default rules
 # on `Accelerometer1RMS` and `Temperature`, scored by the shared scorer
 # (../shared/tools/nab-score), next to control detectors that never read a value (a fixed
 # time after the start; one random row per file, three seeds). Takes about a minute after

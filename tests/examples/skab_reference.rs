@@ -1,5 +1,5 @@
 //! A reference detector on SKAB, to show how many episodes the four channels the rules read can
-//! give away at a given false-alarm rate (the README's "How well the shipped rules detect"):
+//! give away at a given false-alarm rate (docs/detection.md):
 //! `cargo run -p e2e-tests --example skab_reference`.
 //!
 //! It has what no streaming detector has: no warm-up and no settling, and the freshest normal

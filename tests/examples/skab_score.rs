@@ -1,4 +1,4 @@
-//! Prints how the shipped default rules do on the SKAB recordings (the README's figures):
+//! Prints how the shipped default rules do on the SKAB recordings (the figures in docs/detection.md):
 //! `cargo run --release -p e2e-tests --example skab_score [-- --per-file] [--default=FILE] [RULE_FILE...]`.
 
 use std::path::PathBuf;

@@ -1,6 +1,6 @@
 //! Modbus TCP load benchmark (issue 4): what the agent's poll loop achieves next to a bare
 //! tokio-modbus client, and what the agent costs for 100 devices × 20 registers at 10 Hz.
-//! The figures and what they mean are in the README (Benchmarks, "Modbus load").
+//! The figures and what they mean are in docs/benchmarks.md ("Modbus load").
 //!
 //! ```text
 //! scripts/bench-modbus.sh                   # builds in release, runs everything (~5 min)
