@@ -330,6 +330,7 @@ pub fn normal_cdf(z: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_noise::noise;
 
     fn spec() -> AdaptiveSpec {
         AdaptiveSpec {
@@ -346,14 +347,6 @@ mod tests {
             score_history: None,
             clip_scores: true,
         }
-    }
-
-    /// A deterministic noise in [-1, 1): enough for these tests, which need no distribution.
-    fn noise(i: u64) -> f64 {
-        let x = i
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
     }
 
     fn run(

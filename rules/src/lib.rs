@@ -17,6 +17,8 @@ pub mod lang;
 #[cfg(feature = "std")]
 pub mod siblings;
 pub mod states;
+#[cfg(test)]
+mod test_noise;
 pub mod unusual;
 pub mod window;
 

@@ -629,14 +629,7 @@ impl UnusualState {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// A deterministic noise in [-1, 1).
-    fn noise(i: u64) -> f64 {
-        let x = i
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (x >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
+    use crate::test_noise::noise;
 
     fn first_active(
         state: &mut UnusualState,
